@@ -1,0 +1,22 @@
+"""``GET /v1/auth/me``: who the credential belongs to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from ..deps import Reader
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+@router.get("/me")
+def me(who: Reader) -> dict[str, Any]:
+    return {
+        "id": who.user_id,
+        "username": who.username,
+        "role": who.role,
+        "realtime_enabled": True,
+        "api_key": {"id": who.key_id, "name": who.key_name, "prefix": who.key_prefix, "scopes": sorted(who.scopes)},
+    }

@@ -1,0 +1,199 @@
+"""Reading a batch document (``{"window": "24h", "requests": [{custom_id, body}, ...]}``) of any
+size with flat memory: rows are parsed one at a time (ijson), validated, normalised to chat shape
+and spilled to a temporary file. Nothing touches the store until every row passed, so a rejected
+batch leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import ijson
+
+from ...catalog import ModelCatalog
+from ...domain.chat import FieldError, check_limits, normalise_chat_body
+from ...domain.windows import BATCH_WINDOWS
+from ...errors import BadRequest
+
+MAX_REPORTED_ERRORS = 100
+MAX_CUSTOM_ID_LENGTH = 512
+ROW_FIELDS = frozenset({"custom_id", "body", "method", "url"})
+ROW_URLS = ("/v1/chat/completions", "/v1/responses")
+
+
+@dataclass
+class RowError:
+    index: int
+    custom_id: Any
+    error: FieldError
+
+    def describe(self) -> str:
+        who = f"requests[{self.index}]"
+        if isinstance(self.custom_id, str):
+            who += f" (custom_id {self.custom_id!r})"
+        field = self.error.field
+        return f"{who}: {field + ': ' if field and field != 'body' else ''}{self.error.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "custom_id": self.custom_id if isinstance(self.custom_id, str) else None,
+            "loc": f"requests[{self.index}]" + (f".{self.error.field}" if self.error.field else ""),
+            "message": self.error.message,
+        }
+
+
+@dataclass
+class ParsedBatch:
+    window: str
+    model: str
+    count: int
+    rows: IO[str]  # one JSON array [custom_id, chat_body] per line
+
+    def iter_rows(self) -> Iterator[tuple[str | None, str]]:
+        """``(custom_id, chat body as JSON text)`` in input order."""
+        self.rows.seek(0)
+        for line in self.rows:
+            custom_id, body = json.loads(line)
+            yield custom_id, json.dumps(body, separators=(",", ":"))
+
+    def close(self) -> None:
+        self.rows.close()
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.errors: list[RowError] = []
+        self.total = 0
+
+    def add(self, index: int, custom_id: Any, error: FieldError) -> None:
+        self.total += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(RowError(index, custom_id, error))
+
+    def raise_if_any(self) -> None:
+        if not self.errors:
+            return
+        detail = self.errors[0].describe()
+        if self.total > 1:
+            detail += f" (and {self.total - 1} more error{'s' if self.total > 2 else ''}; see extra)"
+        raise BadRequest(detail, extra=[e.to_json() for e in self.errors])
+
+
+def parse_batch(
+    source: IO[bytes], *, catalog: ModelCatalog, max_requests: int, spill_dir: str | None = None
+) -> ParsedBatch:
+    """Validate a whole batch document. Raises BadRequest naming every bad row (up to 100)."""
+    window = _window(source)
+    collector = _Collector()
+    spill = tempfile.TemporaryFile("w+", encoding="utf-8", dir=spill_dir)  # noqa: SIM115 (owned by ParsedBatch)
+    seen: dict[str, int] = {}
+    model: str | None = None
+    count = 0
+    try:
+        source.seek(0)
+        for index, row in enumerate(_rows(source)):
+            count = index + 1
+            if count > max_requests:
+                raise BadRequest(f"a batch may hold at most {max_requests} requests")
+            custom_id = row.get("custom_id") if isinstance(row, dict) else None
+            body, problems = _validate_row(row, index, seen)
+            row_model = _raw_model(row)
+            if row_model is not None:
+                if model is None:
+                    model = row_model
+                    if catalog.limits(model) is None:
+                        problems.append(
+                            FieldError(
+                                "body.model",
+                                f"model {model!r} is not served here; served models: {catalog.describe_served()}",
+                            )
+                        )
+                elif row_model != model:
+                    problems.append(
+                        FieldError(
+                            "body.model",
+                            f"model {row_model!r} differs from {model!r} used by the first row; "
+                            "all rows of a batch must use one model",
+                        )
+                    )
+            limits = catalog.limits(model) if model is not None else None
+            if body is not None and limits is not None:
+                problems += check_limits(body, limits)
+            for problem in problems:
+                collector.add(index, custom_id, problem)
+            if not collector.total and body is not None:
+                spill.write(json.dumps([custom_id, body], separators=(",", ":")) + "\n")
+        if count == 0:
+            raise BadRequest("requests must be a non-empty list", extra=[{"loc": "requests", "message": "empty"}])
+        collector.raise_if_any()
+    except BaseException:
+        spill.close()
+        raise
+    assert model is not None
+    spill.flush()
+    return ParsedBatch(window=window, model=model, count=count, rows=spill)
+
+
+def _window(source: IO[bytes]) -> str:
+    source.seek(0)
+    head = source.read(64).lstrip()
+    if not head.startswith(b"{"):
+        raise BadRequest('the body must be a JSON object: {"window": "24h", "requests": [...]}')
+    source.seek(0)
+    try:
+        window = next(ijson.items(source, "window"), "24h")
+    except ijson.JSONError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+    if window not in BATCH_WINDOWS:
+        raise BadRequest(
+            f"window must be one of {', '.join(repr(w) for w in BATCH_WINDOWS)}; got {window!r}",
+            extra=[{"loc": "window", "message": "unsupported window"}],
+        )
+    return str(window)
+
+
+def _rows(source: IO[bytes]) -> Iterator[Any]:
+    try:
+        yield from ijson.items(source, "requests.item", use_float=True)
+    except ijson.JSONError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+
+
+def _raw_model(row: Any) -> str | None:
+    body = row.get("body") if isinstance(row, dict) else None
+    model = body.get("model") if isinstance(body, dict) else None
+    return model if isinstance(model, str) and model.strip() else None
+
+
+def _validate_row(row: Any, index: int, seen: dict[str, int]) -> tuple[dict[str, Any] | None, list[FieldError]]:
+    if not isinstance(row, dict):
+        return None, [FieldError("", "each request must be an object with custom_id and body")]
+    problems = [FieldError(key, "unknown field (expected custom_id and body)") for key in row if key not in ROW_FIELDS]
+    custom_id = row.get("custom_id")
+    if custom_id is not None:
+        if not isinstance(custom_id, str):
+            problems.append(FieldError("custom_id", "must be a string or null"))
+        elif len(custom_id) > MAX_CUSTOM_ID_LENGTH:
+            problems.append(FieldError("custom_id", f"must be at most {MAX_CUSTOM_ID_LENGTH} characters"))
+        elif custom_id in seen:
+            problems.append(
+                FieldError(
+                    "custom_id", f"duplicate custom_id {custom_id!r} (first used by requests[{seen[custom_id]}])"
+                )
+            )
+        else:
+            seen[custom_id] = index
+    if "url" in row and row["url"] not in ROW_URLS:
+        problems.append(FieldError("url", f"must be one of {', '.join(ROW_URLS)}"))
+    if "method" in row and row["method"] != "POST":
+        problems.append(FieldError("method", "must be POST"))
+    if "body" not in row:
+        problems.append(FieldError("body", "is required"))
+        return None, problems
+    body, body_problems = normalise_chat_body(row["body"], context="body")
+    return body, problems + body_problems

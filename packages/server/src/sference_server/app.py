@@ -1,0 +1,39 @@
+"""The ASGI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from . import __version__
+from .api import errors
+from .api.auth.routes import router as auth_router
+from .api.batches.routes import router as batches_router
+from .api.health.routes import router as health_router
+from .api.models.routes import router as models_router
+from .services import Services, WorkerHost
+
+
+def build_app(services: Services, *, run_worker: bool = False) -> FastAPI:
+    """The API over ``services``; with ``run_worker`` the process also runs a worker and its
+    engines in the same event loop (``sference-server serve``)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        host = WorkerHost(services) if run_worker else None
+        if host is not None:
+            await host.start()
+        try:
+            yield
+        finally:
+            if host is not None:
+                await host.stop()
+
+    app = FastAPI(title="sference", version=__version__, lifespan=lifespan, redirect_slashes=False)
+    app.state.services = services
+    errors.install(app)
+    for router in (health_router, auth_router, batches_router, models_router):
+        app.include_router(router)
+    return app

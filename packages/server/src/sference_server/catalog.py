@@ -1,0 +1,26 @@
+"""The served models, as the API sees them: ids, limits and descriptions. Loads no engine."""
+
+from __future__ import annotations
+
+from .config import ModelSpec
+from .domain.chat import Limits
+from .engines import registry
+
+
+class ModelCatalog:
+    def __init__(self, specs: list[ModelSpec]) -> None:
+        ids = [spec.id for spec in specs]
+        duplicates = {i for i in ids if ids.count(i) > 1}
+        if duplicates:
+            raise ValueError(f"model ids must be unique; repeated: {', '.join(sorted(duplicates))}")
+        self.specs = list(specs)
+        self._limits = {spec.id: registry.limits(spec) for spec in specs}
+
+    def ids(self) -> list[str]:
+        return [spec.id for spec in self.specs]
+
+    def limits(self, model_id: str) -> Limits | None:
+        return self._limits.get(model_id)
+
+    def describe_served(self) -> str:
+        return ", ".join(repr(i) for i in self.ids()) or "(none)"

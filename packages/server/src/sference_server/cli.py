@@ -1,0 +1,339 @@
+"""``sference-server``: run the service, its parts, and operator tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from . import __version__
+from .bootstrap import BootstrapReport, ensure_admin
+from .config import Settings
+from .errors import ServiceError
+from .security.accounts import Accounts
+from .security.keys import DEFAULT_SCOPES
+from .security.passwords import hash_password
+from .services import Services, WorkerHost
+from .store import migrate as migrations
+from .store.database import Database
+from .store.users import list_keys, list_users
+from .timeutil import iso
+
+app = typer.Typer(
+    help="sference server: batch, async and stream LLM inference.", no_args_is_help=True, add_completion=False
+)
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Folder of the SQLite store (default ~/.local/share/sference).", envvar="SFERENCE_DATA_DIR"
+    ),
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="sqlite:///path or postgresql://user@host/db; wins over --data-dir.",
+        envvar="SFERENCE_DATABASE_URL",
+    ),
+]
+Host = Annotated[str | None, typer.Option("--host", help="Interface to listen on (default 127.0.0.1).")]
+Port = Annotated[int | None, typer.Option("--port", help="Port to listen on (default 8000; 0 picks a free one).")]
+Migrate = Annotated[bool, typer.Option("--migrate/--no-migrate", help="Bring the schema up to date at start.")]
+
+
+def _settings(data_dir: Path | None = None, database_url: str | None = None, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    if database_url is not None:
+        values["database_url"] = database_url
+    return Settings(**values)
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("SFERENCE_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _open_store(settings: Settings, *, migrate: bool) -> Database:
+    db = Database(settings.resolved_database_url())
+    if migrate:
+        migrations.upgrade(db)
+    elif not migrations.is_current(db):
+        raise typer.BadParameter("the store's schema is not current; run `sference-server migrate`")
+    return db
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@app.callback(invoke_without_command=True)
+def _main(version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False) -> None:
+    if version:
+        typer.echo(f"sference-server {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    host: Host = None,
+    port: Port = None,
+    migrate: Migrate = True,
+    write_cli_credentials: Annotated[
+        bool,
+        typer.Option(
+            "--write-cli-credentials/--no-write-cli-credentials",
+            help="On first start, save the new admin key to ~/.sference/credentials.json if that file does not exist.",
+        ),
+    ] = True,
+) -> None:
+    """Run everything in one process: the HTTP API, a worker and the embedded model."""
+    _run_http(
+        _settings(data_dir, database_url, host=host, port=port),
+        migrate=migrate,
+        run_worker=True,
+        write_cli_credentials=write_cli_credentials,
+    )
+
+
+@app.command()
+def api(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    host: Host = None,
+    port: Port = None,
+    migrate: Migrate = True,
+) -> None:
+    """Run the HTTP API only (workers run elsewhere, on the same store)."""
+    _run_http(
+        _settings(data_dir, database_url, host=host, port=port),
+        migrate=migrate,
+        run_worker=False,
+        write_cli_credentials=False,
+    )
+
+
+@app.command()
+def worker(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    model: Annotated[list[str] | None, typer.Option("--model", help="Serve only this model (repeatable).")] = None,
+    burst: Annotated[bool, typer.Option("--burst", help="Exit once the queue is empty.")] = False,
+    migrate: Migrate = True,
+) -> None:
+    """Run a worker: claim queued requests and run them on the engines."""
+    _logging()
+    settings = _settings(data_dir, database_url)
+    db = _open_store(settings, migrate=migrate)
+    services = Services.build(settings, db)
+    try:
+        host = WorkerHost(services, models=model)
+    except ValueError as exc:
+        _fail(str(exc))
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, host.stop_event.set)
+        await host.run(burst=burst)
+
+    asyncio.run(main())
+    services.close()
+
+
+@app.command()
+def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Create or upgrade the store's schema."""
+    settings = _settings(data_dir, database_url)
+    db = Database(settings.resolved_database_url())
+    migrations.upgrade(db)
+    typer.echo(f"Schema is current ({_describe_store(settings)}).")
+
+
+def _run_http(settings: Settings, *, migrate: bool, run_worker: bool, write_cli_credentials: bool) -> None:
+    import uvicorn
+
+    from .app import build_app
+
+    _logging()
+    db = _open_store(settings, migrate=migrate)
+    services = Services.build(settings, db)
+    password = settings.admin_password.get_secret_value() if settings.admin_password else None
+    report = ensure_admin(
+        db,
+        services.accounts,
+        username=settings.admin_username,
+        api_key=settings.admin_api_key.get_secret_value() if settings.admin_api_key else None,
+        password_hash=hash_password(password) if password else None,
+    )
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}")
+    url = f"http://{_url_host(settings.host)}:{sock.getsockname()[1]}"
+    _banner(url, settings, report, write_cli_credentials=write_cli_credentials, run_worker=run_worker)
+    config = uvicorn.Config(build_app(services, run_worker=run_worker), log_level="warning", access_log=False)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        services.close()
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _describe_store(settings: Settings) -> str:
+    if settings.database_url:
+        return "PostgreSQL" if "postgres" in settings.database_url else settings.database_url
+    return f"SQLite at {settings.data_dir / 'sference.db'}"
+
+
+def _banner(
+    url: str, settings: Settings, report: BootstrapReport | None, *, write_cli_credentials: bool, run_worker: bool
+) -> None:
+    lines = [f"sference {__version__} listening on {url}", f"  store:  {_describe_store(settings)}"]
+    if run_worker:
+        lines.append(f"  models: {', '.join(settings.served_model_ids())}")
+    if report is not None and report.new_key:
+        if report.created_user:
+            lines.append(f"  created admin user {report.username!r}")
+        if report.generated:
+            lines.append(f"  admin API key (shown once): {report.new_key}")
+            if write_cli_credentials:
+                saved = _save_cli_credentials(report.new_key)
+                if saved:
+                    lines.append(f"  saved it to {saved} for the sference CLI")
+    lines += [
+        "  use the CLI with:",
+        f"    export SFERENCE_BASE_URL={url}",
+        "    sference auth me",
+    ]
+    typer.echo("\n".join(lines), err=False)
+    sys.stdout.flush()
+
+
+def _save_cli_credentials(key: str) -> Path | None:
+    path = Path(os.path.expanduser("~")) / ".sference" / "credentials.json"
+    if path.exists():
+        return None
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"token": key}, fh)
+        fh.write("\n")
+    return path
+
+
+# -- users and keys -----------------------------------------------------------------------------
+
+
+def _accounts(data_dir: Path | None, database_url: str | None) -> tuple[Database, Accounts]:
+    db = _open_store(_settings(data_dir, database_url), migrate=True)
+    return db, Accounts(db)
+
+
+@users_app.command("create")
+def users_create(
+    name: str,
+    role: Annotated[str, typer.Option(help="admin or user.")] = "user",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a user."""
+    _, accounts = _accounts(data_dir, database_url)
+    try:
+        accounts.create_user(name, role=role)
+    except ServiceError as exc:
+        _fail(exc.detail)
+    typer.echo(f"Created user {name!r} ({role}). Make a key with: sference-server keys create --user {name}")
+
+
+@users_app.command("list")
+def users_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """List users."""
+    db, _ = _accounts(data_dir, database_url)
+    with db.read() as conn:
+        for row in list_users(conn):
+            state = "disabled" if row.disabled_at else "active"
+            typer.echo(f"{row.username:<24} {row.role:<6} {state:<8} created {iso(row.created_at)}")
+
+
+@keys_app.command("create")
+def keys_create(
+    user: Annotated[str, typer.Option("--user", help="Owner of the key.")],
+    name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "cli",
+    scopes: Annotated[str, typer.Option(help="'read write' or 'read'.")] = DEFAULT_SCOPES,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API key and print it (it is shown only this once)."""
+    _, accounts = _accounts(data_dir, database_url)
+    try:
+        key = accounts.create_key(accounts.user_id(user), name=name, scopes=scopes)
+    except ServiceError as exc:
+        _fail(exc.detail)
+    typer.echo(key.plaintext)
+    typer.echo(f"(key id {key.id}, prefix {key.prefix}; store it now, it cannot be shown again)", err=True)
+
+
+@keys_app.command("list")
+def keys_list(
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's keys.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List API keys (prefixes only; plaintexts are never stored)."""
+    db, accounts = _accounts(data_dir, database_url)
+    try:
+        user_id = accounts.user_id(user) if user else None
+    except ServiceError as exc:
+        _fail(exc.detail)
+    with db.read() as conn:
+        for row in list_keys(conn, user_id=user_id):
+            state = "revoked" if row.revoked_at else "active"
+            used = iso(row.last_used_at) or "never"
+            typer.echo(f"{row.id}  {row.prefix}…  {row.username:<16} {row.name:<16} {state:<8} last used {used}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="Key id or display prefix (sk_…).")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke an API key; it stops working at once."""
+    _, accounts = _accounts(data_dir, database_url)
+    try:
+        key_id = accounts.revoke_key(key)
+    except ServiceError as exc:
+        _fail(exc.detail)
+    typer.echo(f"Revoked key {key_id}.")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,92 @@
+"""Settings: one typed source for every flag and environment variable (prefix ``SFERENCE_``).
+
+Command-line options of ``sference-server`` override these; ``docs/configuration.md`` lists them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+EngineKind = Literal["llamacpp", "echo"]
+
+
+class ModelSpec(BaseModel):
+    """One served model: the id clients send in ``body.model`` and the engine that runs it."""
+
+    id: str
+    engine: EngineKind
+    display_name: str | None = None
+    # Options passed to the engine (see engines/registry.py for each engine's keys).
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+def default_models() -> list[ModelSpec]:
+    return [
+        ModelSpec(
+            id=EMBEDDED_MODEL_ID,
+            engine="llamacpp",
+            display_name="SmolLM2 135M Instruct (embedded, CPU)",
+            # The sampling defaults of the model card; requests override them.
+            options={"temperature": 0.2, "top_p": 0.9},
+        )
+    ]
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "sference"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SFERENCE_", extra="ignore")
+
+    # Where the store lives. ``database_url`` wins; otherwise a SQLite file in ``data_dir``.
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    models: list[ModelSpec] = Field(default_factory=default_models)
+
+    # Bootstrap credentials, used when the store has no user yet (and to register the key later).
+    admin_username: str = "admin"
+    admin_api_key: SecretStr | None = None
+    admin_password: SecretStr | None = None
+
+    # Queue and worker.
+    worker_id: str | None = None
+    lease_seconds: float = 60.0
+    max_attempts: int = 3
+    retry_base_seconds: float = 2.0
+    retry_max_seconds: float = 60.0
+    poll_seconds: float = 0.5
+    sweep_seconds: float = 5.0
+
+    # Ingest limits.
+    max_batch_bytes: int = 2 * 1024**3
+    max_batch_requests: int = 1_000_000
+    max_request_bytes: int = 8 * 1024**2
+
+    @field_validator("database_url")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'sference.db'}"
+
+    def model(self, model_id: str) -> ModelSpec | None:
+        return next((m for m in self.models if m.id == model_id), None)
+
+    def served_model_ids(self) -> list[str]:
+        return [m.id for m in self.models]

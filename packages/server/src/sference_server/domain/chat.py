@@ -1,0 +1,314 @@
+"""Request bodies: validate a chat- or Responses-shaped body and normalise it to chat shape.
+
+Every item in the store holds a chat-completions body (``model``, ``messages`` and sampling
+parameters), whatever API accepted it. Responses-style fields map as follows:
+``input`` (a string or a list of messages) -> ``messages``; ``instructions`` -> a leading system
+message; ``max_output_tokens`` -> ``max_tokens``.
+
+Validation never stops at the first problem: it returns every ``FieldError`` it finds, each with
+the path of the offending field, so a client can fix a whole file in one go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+ROLES = ("system", "developer", "user", "assistant", "tool")
+TEXT_PART_TYPES = ("text", "input_text", "output_text")
+MAX_STOP_SEQUENCES = 4
+
+# Fields the service understands itself; anything else is kept in the body so an upstream
+# engine can honour it (the embedded engine ignores it).
+_IGNORED_FIELDS = frozenset(
+    {
+        "include_reasoning",
+        "enable_thinking",
+        "reasoning",
+        "metadata",
+        "store",
+        "user",
+        "include",
+        "service_tier",
+        "prompt_cache_key",
+        "parallel_tool_calls",
+        "truncation",
+    }
+)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-model bounds checked at submit time."""
+
+    max_tokens: int
+
+
+def normalise_chat_body(
+    body: Any, *, context: str = "body", allow_background: bool = False
+) -> tuple[dict[str, Any] | None, list[FieldError]]:
+    """Return ``(chat_body, errors)``; ``chat_body`` is ``None`` when there are errors."""
+    errors: list[FieldError] = []
+    if not isinstance(body, dict):
+        return None, [FieldError(context, f"must be a JSON object, got {_type_name(body)}")]
+
+    def err(field: str, message: str) -> None:
+        errors.append(FieldError(f"{context}.{field}" if field else context, message))
+
+    out: dict[str, Any] = {}
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        err("model", "is required and must be a non-empty string")
+    else:
+        out["model"] = model
+
+    if body.get("background") and not allow_background:
+        err("background", "background is not supported in batch request bodies")
+    if body.get("stream"):
+        err("stream", "streaming is not supported here; remove stream or set it to false")
+
+    messages = _messages(body, err)
+    if messages is not None:
+        out["messages"] = messages
+
+    _sampling(body, out, err)
+    _unsupported(body, err)
+
+    for key, value in body.items():
+        if key in out or key in _KNOWN_FIELDS or key in _IGNORED_FIELDS:
+            continue
+        out[key] = value
+    return (None, errors) if errors else (out, [])
+
+
+_KNOWN_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "input",
+        "instructions",
+        "max_tokens",
+        "max_completion_tokens",
+        "max_output_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "min_p",
+        "seed",
+        "stop",
+        "n",
+        "presence_penalty",
+        "frequency_penalty",
+        "repetition_penalty",
+        "stream",
+        "background",
+        "tools",
+        "tool_choice",
+        "functions",
+        "function_call",
+        "logprobs",
+        "top_logprobs",
+        "response_format",
+        "text",
+    }
+)
+
+
+def _messages(body: dict[str, Any], err: Any) -> list[dict[str, Any]] | None:
+    has_messages = "messages" in body
+    has_input = "input" in body
+    if has_messages and has_input:
+        err("", "use either messages (chat) or input (Responses), not both")
+        return None
+    if not has_messages and not has_input:
+        err("", "body must include a non-empty messages list or Responses API input")
+        return None
+
+    messages: list[dict[str, Any]] = []
+    instructions = body.get("instructions")
+    if instructions is not None:
+        if not isinstance(instructions, str):
+            err("instructions", "must be a string")
+        elif instructions:
+            messages.append({"role": "system", "content": instructions})
+
+    if has_messages:
+        raw = body["messages"]
+        if not isinstance(raw, list) or not raw:
+            err("messages", "must be a non-empty list")
+            return None
+        path = "messages"
+    else:
+        raw = body["input"]
+        if isinstance(raw, str):
+            if not raw:
+                err("input", "must not be empty")
+                return None
+            return [*messages, {"role": "user", "content": raw}]
+        if not isinstance(raw, list) or not raw:
+            err("input", "must be a non-empty string or a non-empty list of messages")
+            return None
+        path = "input"
+
+    before = len(messages)
+    for i, message in enumerate(raw):
+        converted = _message(message, f"{path}[{i}]", err)
+        if converted is not None:
+            messages.append(converted)
+    if len(messages) - before != len(raw):
+        return None
+    return messages
+
+
+def _message(message: Any, path: str, err: Any) -> dict[str, Any] | None:
+    if not isinstance(message, dict):
+        err(path, f"must be an object with role and content, got {_type_name(message)}")
+        return None
+    kind = message.get("type", "message")
+    if kind != "message":
+        err(f"{path}.type", f"input item type {kind!r} is not supported; use messages")
+        return None
+    role = message.get("role")
+    if role not in ROLES:
+        err(f"{path}.role", f"must be one of {', '.join(ROLES)}; got {role!r}")
+        return None
+    content = _content(message.get("content"), f"{path}.content", err)
+    if content is None:
+        return None
+    out: dict[str, Any] = {"role": "system" if role == "developer" else role, "content": content}
+    if isinstance(message.get("name"), str):
+        out["name"] = message["name"]
+    return out
+
+
+def _content(content: Any, path: str, err: Any) -> str | None:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and content:
+        texts: list[str] = []
+        for j, part in enumerate(content):
+            if isinstance(part, str):
+                texts.append(part)
+                continue
+            if not isinstance(part, dict):
+                err(f"{path}[{j}]", "must be a content part object")
+                return None
+            part_type = part.get("type")
+            if part_type not in TEXT_PART_TYPES:
+                err(f"{path}[{j}].type", f"content type {part_type!r} is not supported; only text parts are")
+                return None
+            text = part.get("text")
+            if not isinstance(text, str):
+                err(f"{path}[{j}].text", "must be a string")
+                return None
+            texts.append(text)
+        return "".join(texts)
+    err(path, "must be a string or a non-empty list of text parts")
+    return None
+
+
+def _sampling(body: dict[str, Any], out: dict[str, Any], err: Any) -> None:
+    token_limits: dict[str, int] = {}
+    for field in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+        value = body.get(field)
+        if value is None:
+            continue
+        if not _is_int(value) or value < 1:
+            err(field, f"must be an integer >= 1, got {value!r}")
+        else:
+            token_limits[field] = value
+    if len(set(token_limits.values())) > 1:
+        first, second = list(token_limits)[:2]
+        err(second, f"conflicts with {first}; give one token limit")
+    elif token_limits:
+        out["max_tokens"] = next(iter(token_limits.values()))
+
+    _number(body, out, err, "temperature", 0.0, 2.0)
+    _number(body, out, err, "top_p", 0.0, 1.0, low_open=True)
+    _number(body, out, err, "min_p", 0.0, 1.0)
+    _number(body, out, err, "presence_penalty", -2.0, 2.0)
+    _number(body, out, err, "frequency_penalty", -2.0, 2.0)
+    _number(body, out, err, "repetition_penalty", 0.0, 10.0, low_open=True)
+    for field in ("top_k", "seed"):
+        if body.get(field) is not None:
+            if not _is_int(body[field]) or (field == "top_k" and body[field] < 0):
+                err(field, f"must be {'a non-negative ' if field == 'top_k' else 'an '}integer, got {body[field]!r}")
+            else:
+                out[field] = body[field]
+    if body.get("n") is not None and body["n"] != 1:
+        err("n", "only n = 1 is supported")
+
+    stop = body.get("stop")
+    if stop is not None:
+        stops = [stop] if isinstance(stop, str) else stop
+        if (
+            not isinstance(stops, list)
+            or not all(isinstance(s, str) and s for s in stops)
+            or len(stops) > MAX_STOP_SEQUENCES
+        ):
+            err("stop", f"must be a non-empty string or a list of at most {MAX_STOP_SEQUENCES} non-empty strings")
+        elif stops:
+            out["stop"] = stops
+
+
+def _number(
+    body: dict[str, Any], out: dict[str, Any], err: Any, field: str, low: float, high: float, *, low_open: bool = False
+) -> None:
+    value = body.get(field)
+    if value is None:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok and (value < low or value > high or (low_open and value == low)):
+        ok = False
+    if not ok:
+        bound = f"{'>' if low_open else '>='} {low:g} and <= {high:g}"
+        err(field, f"must be a number {bound}, got {value!r}")
+        return
+    out[field] = value
+
+
+def _unsupported(body: dict[str, Any], err: Any) -> None:
+    for field in ("tools", "functions"):
+        if body.get(field):
+            err(field, "tool calling is not supported yet")
+    if body.get("logprobs"):
+        err("logprobs", "logprobs are not supported yet")
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") not in (None, "text"):
+        err("response_format.type", f"{fmt.get('type')!r} is not supported yet; only 'text' is")
+    text = body.get("text")
+    if isinstance(text, dict) and isinstance(text.get("format"), dict):
+        kind = text["format"].get("type")
+        if kind not in (None, "text"):
+            err("text.format.type", f"{kind!r} is not supported yet; only 'text' is")
+
+
+def check_limits(chat: dict[str, Any], limits: Limits, *, context: str = "body") -> list[FieldError]:
+    max_tokens = chat.get("max_tokens")
+    if max_tokens is not None and max_tokens > limits.max_tokens:
+        return [
+            FieldError(
+                f"{context}.max_tokens",
+                f"{max_tokens} exceeds this model's limit of {limits.max_tokens} tokens per request",
+            )
+        ]
+    return []
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )

@@ -1,0 +1,60 @@
+"""``echo``: a deterministic engine for fast tests and demos. Never the default.
+
+It answers with the words of the last user message ("echo: ..."), one word per token, and can
+sleep per token to imitate decode time. Markers in the last user message exercise the worker's
+error paths: ``[[fail:permanent]]`` fails the request; ``[[fail:transient:N]]`` fails its first
+N attempts in this process with a transient error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+
+from .base import ChatRequest, ChatResult, EngineError
+
+_TRANSIENT = re.compile(r"\[\[fail:transient:(\d+)\]\]")
+
+
+class EchoEngine:
+    def __init__(self, model_id: str, *, slots: int = 8, token_delay: float = 0.0) -> None:
+        self.model_id = model_id
+        self.slots = slots
+        self.token_delay = token_delay
+        self._semaphore = asyncio.Semaphore(slots)
+        self._attempts: Counter[str] = Counter()
+
+    @property
+    def capacity(self) -> int:
+        return self.slots * 2
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def generate(self, request: ChatRequest) -> ChatResult:
+        last = next((m["content"] for m in reversed(request.messages) if m["role"] == "user"), "")
+        if "[[fail:permanent]]" in last:
+            raise EngineError("invalid_request", "the echo engine was asked to fail", transient=False)
+        match = _TRANSIENT.search(last)
+        if match:
+            self._attempts[last] += 1
+            if self._attempts[last] <= int(match.group(1)):
+                raise EngineError("engine_error", "the echo engine failed on purpose", transient=True)
+        words = ["echo:", *last.split()]
+        limit = request.max_tokens or len(words)
+        out = words[:limit]
+        finish = "length" if len(words) > limit else "stop"
+        for stop in request.stop:
+            text = " ".join(out)
+            if stop in text:
+                out = text[: text.index(stop)].split()
+                finish = "stop"
+        async with self._semaphore:
+            if self.token_delay:
+                await asyncio.sleep(self.token_delay * len(out))
+        prompt_tokens = sum(len(str(m["content"]).split()) + 1 for m in request.messages)
+        return ChatResult(" ".join(out), finish, prompt_tokens, len(out))

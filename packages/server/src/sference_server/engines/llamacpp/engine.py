@@ -1,0 +1,110 @@
+"""``llamacpp``: the embedded engine behind the Engine protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from ..base import ChatRequest, ChatResult, EngineError
+from .decoder import BatchDecoder, Job
+from .model import LlamaModel, embedded_model_path
+from .options import LlamaCppOptions
+from .sampling import SamplingDefaults, build_chain, is_greedy
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class LlamaCppEngine:
+    def __init__(self, model_id: str, options: LlamaCppOptions) -> None:
+        self.model_id = model_id
+        self.options = options
+        self.defaults = SamplingDefaults(options.temperature, options.top_p)
+        self._model: LlamaModel | None = None
+        self._decoder: BatchDecoder | None = None
+
+    @property
+    def capacity(self) -> int:
+        backlog = self.options.slots if self.options.backlog is None else self.options.backlog
+        return self.options.slots + backlog
+
+    @property
+    def ready(self) -> bool:
+        return self._decoder is not None
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._load)
+
+    def _load(self) -> None:
+        path = Path(self.options.path) if self.options.path else embedded_model_path()
+        self._model = LlamaModel(path)
+        self._decoder = BatchDecoder(
+            self._model,
+            slots=self.options.slots,
+            ctx_per_slot=self.options.ctx_per_slot,
+            threads=self.options.threads or _cpu_count(),
+            batch_tokens=self.options.batch_tokens,
+        )
+        self._decoder.start()
+
+    async def stop(self) -> None:
+        if self._decoder is not None:
+            await asyncio.to_thread(self._decoder.close)
+            self._decoder = None
+        if self._model is not None:
+            self._model.close()
+            self._model = None
+
+    async def generate(self, request: ChatRequest) -> ChatResult:
+        if self._model is None or self._decoder is None:
+            raise EngineError("engine_not_ready", "the llama.cpp engine is not started", transient=True)
+        job = self._job(request)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ChatResult] = loop.create_future()
+
+        def deliver(outcome: ChatResult | EngineError) -> None:
+            loop.call_soon_threadsafe(_settle, future, outcome)
+
+        job.on_done = deliver
+        self._decoder.submit(job)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            self._decoder.cancel(job)
+            raise
+
+    def _job(self, request: ChatRequest) -> Job:
+        assert self._model is not None
+        try:
+            prompt = self._model.tokenize(self._model.render_chat(request.messages))
+        except Exception as exc:  # a template that rejects the conversation
+            raise EngineError(
+                "invalid_request", f"the chat template rejected the messages: {exc}", transient=False
+            ) from exc
+        limit = self.options.ctx_per_slot
+        wanted = request.max_tokens if request.max_tokens is not None else limit - len(prompt)
+        if len(prompt) + max(wanted, 1) > limit:
+            raise EngineError(
+                "context_length_exceeded",
+                f"this model's context is {limit} tokens per request, but the request needs "
+                f"{len(prompt) + max(wanted, 1)} ({len(prompt)} in the messages, {max(wanted, 1)} to generate)",
+                transient=False,
+            )
+        sampler = None if is_greedy(request, self.defaults) else build_chain(request, self.defaults)
+        return Job(
+            prompt=prompt, max_new_tokens=wanted, stop=list(request.stop), sampler=sampler, on_done=lambda _: None
+        )
+
+
+def _settle(future: asyncio.Future[ChatResult], outcome: ChatResult | EngineError) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, EngineError):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

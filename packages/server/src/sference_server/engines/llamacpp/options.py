@@ -1,0 +1,31 @@
+"""Options of a ``llamacpp`` model (importable without loading llama.cpp)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LlamaCppOptions:
+    """``options`` of a ``llamacpp`` model in the model registry."""
+
+    path: str | None = None  # a GGUF file; default: the embedded SmolLM2-135M-Instruct
+    slots: int = 32  # sequences decoded together
+    ctx_per_slot: int = 2048  # prompt + completion tokens per request
+    threads: int | None = None  # default: every CPU this process may use
+    batch_tokens: int = 512  # most tokens in one decode step (prefill is chunked to fit)
+    backlog: int | None = None  # requests queued beyond the slots; default: as many as slots
+    temperature: float = 1.0  # defaults when a request does not say
+    top_p: float = 1.0
+
+    @classmethod
+    def parse(cls, options: dict[str, Any]) -> LlamaCppOptions:
+        unknown = set(options) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown llamacpp options: {', '.join(sorted(unknown))}")
+        return cls(**options)
+
+    @property
+    def max_tokens_limit(self) -> int:
+        return self.ctx_per_slot - 1

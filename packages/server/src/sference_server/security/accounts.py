@@ -1,0 +1,149 @@
+"""Users, keys and authentication: the service the API, the CLI and bootstrap share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from ..ids import uuid7
+from ..store import users as store
+from ..store.database import Database
+from ..timeutil import now
+from .keys import DEFAULT_SCOPES, SCOPES, display_prefix, hash_key, new_key
+from .principal import Principal
+
+ROLES = ("admin", "user")
+_TOUCH_EVERY_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    id: str
+    plaintext: str
+    prefix: str
+    user_id: str
+    name: str
+
+
+class Accounts:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._last_touch: dict[str, float] = {}
+
+    def create_user(self, username: str, *, role: str = "user", password_hash: str | None = None) -> str:
+        if role not in ROLES:
+            raise BadRequest(f"role must be one of {', '.join(ROLES)}")
+        if not username or len(username) > 64:
+            raise BadRequest("username must be 1 to 64 characters")
+        user_id = uuid7()
+        try:
+            with self.db.write() as conn:
+                store.insert_user(
+                    conn,
+                    {
+                        "id": user_id,
+                        "username": username,
+                        "role": role,
+                        "password_hash": password_hash,
+                        "created_at": now(),
+                    },
+                )
+        except IntegrityError as exc:
+            raise Conflict(f"user {username!r} already exists") from exc
+        return user_id
+
+    def user_id(self, username: str) -> str:
+        with self.db.read() as conn:
+            row = store.user_by_name(conn, username)
+        if row is None:
+            raise NotFound(f"no user named {username!r}")
+        return str(row.id)
+
+    def create_key(
+        self,
+        user_id: str,
+        *,
+        name: str = "default",
+        scopes: str = DEFAULT_SCOPES,
+        plaintext: str | None = None,
+        expires_at: float | None = None,
+    ) -> IssuedKey:
+        unknown = set(scopes.split()) - set(SCOPES)
+        if unknown or not scopes.split():
+            raise BadRequest(f"scopes must be a subset of {' '.join(SCOPES)}")
+        plaintext = plaintext or new_key()
+        key = IssuedKey(uuid7(), plaintext, display_prefix(plaintext), user_id, name)
+        try:
+            with self.db.write() as conn:
+                store.insert_key(
+                    conn,
+                    {
+                        "id": key.id,
+                        "user_id": user_id,
+                        "name": name,
+                        "prefix": key.prefix,
+                        "key_hash": hash_key(plaintext),
+                        "scopes": scopes,
+                        "created_at": now(),
+                        "expires_at": expires_at,
+                    },
+                )
+        except IntegrityError as exc:
+            raise Conflict("this API key is already registered") from exc
+        return key
+
+    def key_registered(self, plaintext: str) -> bool:
+        with self.db.read() as conn:
+            return store.key_with_user(conn, hash_key(plaintext)) is not None
+
+    def revoke_key(self, ref: str) -> str:
+        """Revoke by key id or display prefix; returns the key id."""
+        with self.db.write() as conn:
+            matches = store.key_by_id_or_prefix(conn, ref)
+            if not matches:
+                raise NotFound(f"no API key with id or prefix {ref!r}")
+            if len(matches) > 1:
+                raise Conflict(f"{ref!r} matches {len(matches)} keys; use the key id")
+            key_id = str(matches[0].id)
+            store.revoke_key(conn, key_id, now=now())
+        return key_id
+
+    def authenticate(self, token: str | None) -> Principal:
+        if not token:
+            raise Unauthorized("missing API key: send 'Authorization: Bearer sk_...' or 'X-API-Key: sk_...'")
+        with self.db.read() as conn:
+            row = store.key_with_user(conn, hash_key(token))
+        current = now()
+        if row is None:
+            raise Unauthorized("invalid API key")
+        if row.revoked_at is not None:
+            raise Unauthorized("this API key has been revoked")
+        if row.expires_at is not None and row.expires_at <= current:
+            raise Unauthorized("this API key has expired")
+        if row.disabled_at is not None:
+            raise Unauthorized("the user of this API key is disabled")
+        self._touch(row.key_id, current)
+        return Principal(
+            user_id=row.user_id,
+            username=row.username,
+            role=row.role,
+            key_id=row.key_id,
+            key_name=row.key_name,
+            key_prefix=row.prefix,
+            scopes=frozenset(row.scopes.split()),
+        )
+
+    def _touch(self, key_id: str, current: float) -> None:
+        """Record last use, at most once a minute per key and process (it is a write)."""
+        if current - self._last_touch.get(key_id, 0.0) < _TOUCH_EVERY_SECONDS:
+            return
+        self._last_touch[key_id] = current
+        with self.db.write() as conn:
+            store.touch_key(conn, key_id, now=current)
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    if scope not in principal.scopes:
+        raise Forbidden(f"this API key lacks the {scope!r} scope")

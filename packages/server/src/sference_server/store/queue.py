@@ -1,0 +1,323 @@
+"""The durable queue: every item state change is a guarded UPDATE in one transaction with the
+batch counters and the completion event it implies.
+
+Delivery contract: execution is at-least-once (an item whose worker stops heartbeating is
+claimed again once its lease runs out); results are exactly-once (a terminal write only matches
+``status = 'running' AND lease_owner = <this worker>``, so a second completion is refused).
+
+Lock order, to keep PostgreSQL free of deadlocks: item rows, then batch rows in id order, then the
+events lock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, select, update
+
+from ..domain.states import COUNTER_COLUMN, ErrorCode, ItemStatus
+from .batches import finish_batches_if_done
+from .events import NewEvent, append_events
+from .tables import batches, items
+
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class ClaimedItem:
+    id: str
+    user_id: str
+    batch_id: str | None
+    model: str
+    body: str
+    attempts: int
+    deadline: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker learned about one item it holds.
+
+    ``status`` is a terminal status, or ``queued`` to put the item back (transient error), in
+    which case ``not_before`` says when it may run again.
+    """
+
+    item_id: str
+    status: ItemStatus
+    result: str | None = None
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    not_before: float = 0.0
+    refund_attempt: bool = False  # a graceful hand-back: the attempt does not count
+
+
+def error_json(code: str, message: str) -> str:
+    return json.dumps({"code": code, "message": message})
+
+
+@dataclass
+class _BatchDeltas:
+    """Counter changes per batch, applied in one UPDATE per batch."""
+
+    counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+    def move(self, batch_id: str | None, old: ItemStatus, new: ItemStatus, n: int = 1) -> None:
+        if batch_id is None or n == 0:
+            return
+        self.counts[batch_id][COUNTER_COLUMN[old]] -= n
+        self.counts[batch_id][COUNTER_COLUMN[new]] += n
+
+    def add_tokens(self, batch_id: str | None, prompt: int, completion: int) -> None:
+        if batch_id is not None:
+            self.counts[batch_id]["prompt_tokens"] += prompt
+            self.counts[batch_id]["completion_tokens"] += completion
+
+    def apply(self, conn: Connection, now: float, *, started: bool = False) -> list[str]:
+        for batch_id in sorted(self.counts):
+            values: dict[str, Any] = {
+                col: batches.c[col] + delta for col, delta in self.counts[batch_id].items() if delta
+            }
+            values["updated_at"] = now
+            conn.execute(update(batches).where(batches.c.id == batch_id).values(**values))
+            if started:
+                conn.execute(
+                    update(batches)
+                    .where(batches.c.id == batch_id, batches.c.status == "pending")
+                    .values(status="running", started_at=now)
+                )
+        return sorted(self.counts)
+
+
+def claim(
+    conn: Connection, *, worker_id: str, models: Sequence[str], limit: int, lease_seconds: float, now: float
+) -> list[ClaimedItem]:
+    """Lease up to ``limit`` queued items of ``models``: priority, then earliest deadline first."""
+    if limit <= 0 or not models:
+        return []
+    pick = (
+        select(items.c.id)
+        .where(
+            items.c.status == ItemStatus.QUEUED,
+            items.c.model.in_(list(models)),
+            items.c.not_before <= now,
+            items.c.deadline > now,
+        )
+        .order_by(items.c.priority, items.c.deadline, items.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    rows = conn.execute(
+        update(items)
+        .where(items.c.id.in_(pick.scalar_subquery()), items.c.status == ItemStatus.QUEUED)
+        .values(
+            status=ItemStatus.RUNNING,
+            lease_owner=worker_id,
+            lease_expires_at=now + lease_seconds,
+            attempts=items.c.attempts + 1,
+            started_at=now,
+        )
+        .returning(
+            items.c.id,
+            items.c.user_id,
+            items.c.batch_id,
+            items.c.model,
+            items.c.body,
+            items.c.attempts,
+            items.c.deadline,
+        )
+    ).all()
+    deltas = _BatchDeltas()
+    for row in rows:
+        deltas.move(row.batch_id, ItemStatus.QUEUED, ItemStatus.RUNNING)
+    deltas.apply(conn, now, started=True)
+    claimed = [ClaimedItem(**row._mapping) for row in rows]
+    claimed.sort(key=lambda c: c.id)
+    return claimed
+
+
+def has_queued(conn: Connection, models: Sequence[str]) -> bool:
+    """Whether any item of ``models`` waits in the queue (including ones backing off)."""
+    query = select(items.c.id).where(items.c.status == ItemStatus.QUEUED, items.c.model.in_(list(models)))
+    return conn.execute(query.limit(1)).first() is not None
+
+
+def extend_leases(conn: Connection, *, worker_id: str, lease_seconds: float, now: float) -> set[str]:
+    """Renew every lease this worker holds; return the ids it still holds."""
+    rows = conn.execute(
+        update(items)
+        .where(items.c.lease_owner == worker_id, items.c.status == ItemStatus.RUNNING)
+        .values(lease_expires_at=now + lease_seconds)
+        .returning(items.c.id)
+    ).scalars()
+    return set(rows)
+
+
+def record_outcomes(conn: Connection, *, worker_id: str, outcomes: Sequence[Outcome], now: float) -> set[str]:
+    """Write what the worker learned. Returns the ids whose write was accepted; an item that was
+    cancelled, expired or reclaimed meanwhile is not this worker's any more and is left alone."""
+    accepted: set[str] = set()
+    events: list[NewEvent] = []
+    deltas = _BatchDeltas()
+    guard = and_(
+        items.c.id == bindparam("item_id"),
+        items.c.status == ItemStatus.RUNNING,
+        items.c.lease_owner == worker_id,
+    )
+    for outcome in outcomes:
+        values: dict[str, Any]
+        if outcome.status == ItemStatus.QUEUED:
+            values = {
+                "status": ItemStatus.QUEUED,
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "not_before": outcome.not_before,
+                "error": outcome.error,
+            }
+            if outcome.refund_attempt:
+                values["attempts"] = items.c.attempts - 1
+        else:
+            values = {
+                "status": outcome.status,
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "completed_at": now,
+                "result": outcome.result,
+                "error": outcome.error,
+                "prompt_tokens": outcome.prompt_tokens,
+                "completion_tokens": outcome.completion_tokens,
+            }
+        row = conn.execute(
+            update(items).where(guard).values(**values).returning(items.c.user_id, items.c.batch_id),
+            {"item_id": outcome.item_id},
+        ).first()
+        if row is None:
+            continue
+        accepted.add(outcome.item_id)
+        deltas.move(row.batch_id, ItemStatus.RUNNING, outcome.status)
+        if outcome.status != ItemStatus.QUEUED:
+            deltas.add_tokens(row.batch_id, outcome.prompt_tokens, outcome.completion_tokens)
+            events.append(NewEvent(outcome.item_id, row.user_id, row.batch_id, outcome.status))
+    finish_batches_if_done(conn, deltas.apply(conn, now), now)
+    append_events(conn, events, now)
+    return accepted
+
+
+def reclaim_expired_leases(conn: Connection, *, max_attempts: int, now: float) -> tuple[int, int]:
+    """Put items whose worker vanished back in the queue, or fail them after ``max_attempts``.
+
+    Returns ``(requeued, failed)``.
+    """
+    pick = (
+        select(items.c.id, items.c.attempts)
+        .where(items.c.status == ItemStatus.RUNNING, items.c.lease_expires_at < now)
+        .limit(CHUNK)
+    )
+    if conn.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    stale = conn.execute(pick).all()
+    retry = [r.id for r in stale if r.attempts < max_attempts]
+    give_up = [r.id for r in stale if r.attempts >= max_attempts]
+    guard = (items.c.status == ItemStatus.RUNNING, items.c.lease_expires_at < now)
+    deltas = _BatchDeltas()
+    requeued = conn.execute(
+        update(items)
+        .where(items.c.id.in_(retry), *guard)
+        .values(status=ItemStatus.QUEUED, lease_owner=None, lease_expires_at=None)
+        .returning(items.c.batch_id)
+    ).all()
+    for row in requeued:
+        deltas.move(row.batch_id, ItemStatus.RUNNING, ItemStatus.QUEUED)
+    message = f"the worker running this request stopped responding {max_attempts} times; giving up"
+    failed = _terminate(
+        conn,
+        give_up,
+        guard,
+        ItemStatus.RUNNING,
+        ItemStatus.FAILED,
+        error_json(ErrorCode.WORKER_LOST, message),
+        deltas,
+        now,
+    )
+    finish_batches_if_done(conn, deltas.apply(conn, now), now)
+    append_events(conn, failed, now)
+    return len(requeued), len(failed)
+
+
+def expire_overdue(conn: Connection, *, now: float) -> int:
+    """Queued items whose deadline passed end ``expired`` with code ``batch_expired``."""
+    ids = (
+        conn.execute(
+            select(items.c.id).where(items.c.status == ItemStatus.QUEUED, items.c.deadline <= now).limit(CHUNK)
+        )
+        .scalars()
+        .all()
+    )
+    deltas = _BatchDeltas()
+    message = "the request did not finish within its completion window"
+    expired = _terminate(
+        conn,
+        list(ids),
+        (items.c.status == ItemStatus.QUEUED,),
+        ItemStatus.QUEUED,
+        ItemStatus.EXPIRED,
+        error_json(ErrorCode.BATCH_EXPIRED, message),
+        deltas,
+        now,
+    )
+    finish_batches_if_done(conn, deltas.apply(conn, now), now)
+    append_events(conn, expired, now)
+    return len(expired)
+
+
+def cancel_batch_items(conn: Connection, batch_id: str, *, now: float) -> list[NewEvent]:
+    """Cancel every queued or running item of a batch (running ones: the worker's next heartbeat
+    sees the item is no longer its own and aborts the generation). The caller marks the batch
+    cancelled and then appends the returned events."""
+    events: list[NewEvent] = []
+    error = error_json(ErrorCode.BATCH_CANCELLED, "the batch was cancelled before this request finished")
+    deltas = _BatchDeltas()
+    for old in (ItemStatus.QUEUED, ItemStatus.RUNNING):
+        while True:
+            ids = (
+                conn.execute(select(items.c.id).where(items.c.batch_id == batch_id, items.c.status == old).limit(CHUNK))
+                .scalars()
+                .all()
+            )
+            if not ids:
+                break
+            events += _terminate(
+                conn, list(ids), (items.c.status == old,), old, ItemStatus.CANCELLED, error, deltas, now
+            )
+    deltas.apply(conn, now)
+    return events
+
+
+def _terminate(
+    conn: Connection,
+    ids: list[str],
+    guard: Iterable[object],
+    old: ItemStatus,
+    new: ItemStatus,
+    error: str,
+    deltas: _BatchDeltas,
+    now: float,
+) -> list[NewEvent]:
+    """Move ``ids`` (still in ``old``, per ``guard``) to the terminal ``new``; the caller applies
+    ``deltas`` and then appends the returned events, keeping the lock order."""
+    if not ids:
+        return []
+    rows = conn.execute(
+        update(items)
+        .where(items.c.id.in_(ids), *guard)  # type: ignore[arg-type]
+        .values(status=new, error=error, completed_at=now, lease_owner=None, lease_expires_at=None)
+        .returning(items.c.id, items.c.user_id, items.c.batch_id)
+    ).all()
+    for row in rows:
+        deltas.move(row.batch_id, old, new)
+    return [NewEvent(r.id, r.user_id, r.batch_id, new) for r in rows]

@@ -1,0 +1,158 @@
+"""SQLAlchemy Core tables. The Alembic migrations in ``migrations/`` build exactly this schema
+(``tests/store/test_migrations.py`` compares them).
+
+Times are Unix seconds (double precision). JSON documents (request bodies, results, errors) are
+stored as text: they are written once and served verbatim, so the store never re-parses them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(36)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(255)),
+    Column("created_at", Float, nullable=False),
+    Column("disabled_at", Float),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(255), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float),
+    Column("expires_at", Float),
+    Column("revoked_at", Float),
+)
+
+# A batch's counters always equal the COUNT of its items per status: every statement that moves
+# an item between statuses updates them in the same transaction (store/queue.py).
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("window", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("deadline", Float, nullable=False),
+    Column("started_at", Float),
+    Column("completed_at", Float),
+    Column("cancelled_at", Float),
+    Column("request_count", Integer, nullable=False),
+    Column("queued_count", Integer, nullable=False),
+    Column("running_count", Integer, nullable=False, server_default=text("0")),
+    Column("completed_count", Integer, nullable=False, server_default=text("0")),
+    Column("failed_count", Integer, nullable=False, server_default=text("0")),
+    Column("cancelled_count", Integer, nullable=False, server_default=text("0")),
+    Column("expired_count", Integer, nullable=False, server_default=text("0")),
+    Column("prompt_tokens", BigInteger, nullable=False, server_default=text("0")),
+    Column("completion_tokens", BigInteger, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    Index("ix_batches_user_id", "user_id", "id"),
+)
+
+# One row per inference request, whatever submitted it (a batch row, a stream item, a response).
+items = Table(
+    "items",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("batch_id", ID, ForeignKey("batches.id")),
+    Column("row_index", Integer),
+    Column("custom_id", String(512)),
+    Column("model", String(255), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("priority", Integer, nullable=False, server_default=text("0")),
+    Column("deadline", Float, nullable=False),
+    Column("not_before", Float, nullable=False, server_default=text("0")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("lease_owner", String(128)),
+    Column("lease_expires_at", Float),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("completed_at", Float),
+    Column("result", Text),
+    Column("error", Text),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Index("uq_items_batch_row", "batch_id", "row_index", unique=True),
+    # The claim query: queued work of one model, earliest deadline first.
+    Index(
+        "ix_items_claim",
+        "model",
+        "priority",
+        "deadline",
+        "id",
+        sqlite_where=text("status = 'queued'"),
+        postgresql_where=text("status = 'queued'"),
+    ),
+    Index(
+        "ix_items_queued_deadline",
+        "deadline",
+        sqlite_where=text("status = 'queued'"),
+        postgresql_where=text("status = 'queued'"),
+    ),
+    Index(
+        "ix_items_running_lease",
+        "lease_expires_at",
+        sqlite_where=text("status = 'running'"),
+        postgresql_where=text("status = 'running'"),
+    ),
+    Index(
+        "ix_items_running_owner",
+        "lease_owner",
+        sqlite_where=text("status = 'running'"),
+        postgresql_where=text("status = 'running'"),
+    ),
+)
+
+# One event per item that reached a terminal state, appended in the same transaction. Ids are
+# UUIDv7 and increase in commit order (store/events.py), so ``id > cursor`` is a resumable feed.
+completion_events = Table(
+    "completion_events",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("item_id", ID, ForeignKey("items.id"), nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("batch_id", ID),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_completion_events_user_id", "user_id", "id"),
+)

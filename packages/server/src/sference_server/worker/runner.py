@@ -1,0 +1,266 @@
+"""The worker: claim -> run -> record, keeping every engine's slots full.
+
+One asyncio loop per worker. Per engine it keeps up to ``engine.capacity`` items in flight and
+claims more as soon as a quarter of that frees up, so the engine always has a backlog to refill
+slots from. Outcomes are written by one flusher that groups whatever has accumulated into one
+transaction. A heartbeat renews the leases; an item that is no longer this worker's (cancelled,
+expired, reclaimed) is aborted in the engine. A sweeper puts items of vanished workers back in the
+queue and expires overdue ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from ..config import Settings
+from ..engines.base import ChatRequest, Engine, EngineError
+from ..ids import uuid7
+from ..notify import Signal
+from ..store import queue
+from ..store.database import Database
+from ..timeutil import now
+from . import results
+
+log = logging.getLogger("sference.worker")
+
+FLUSH_MAX = 256
+
+
+class Abort(Enum):
+    LOST = "lost"  # the item is no longer ours: write nothing
+    EXPIRED = "expired"  # its deadline passed while it ran
+    SHUTDOWN = "shutdown"  # we are stopping: hand it back
+
+
+@dataclass
+class _InFlight:
+    item: queue.ClaimedItem
+    task: asyncio.Task[None]
+    claimed_at: float
+    abort: Abort | None = None
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid7()[-8:]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        engines: Mapping[str, Engine],
+        settings: Settings,
+        *,
+        worker_id: str | None = None,
+        work_signal: Signal | None = None,
+    ) -> None:
+        self.db = db
+        self.engines = dict(engines)
+        self.settings = settings
+        self.worker_id = worker_id or settings.worker_id or default_worker_id()
+        self.work_signal = work_signal
+        self._inflight: dict[str, _InFlight] = {}
+        self._outcomes: asyncio.Queue[queue.Outcome] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._pending_writes = 0
+
+    async def run(self, stop: asyncio.Event, *, burst: bool = False) -> None:
+        """Work until ``stop`` is set (or, with ``burst``, until the queue is empty)."""
+        if self.work_signal is not None:
+            self.work_signal.subscribe(self._wake)
+        helpers = [
+            asyncio.create_task(self._flusher(), name="flusher"),
+            asyncio.create_task(self._heartbeat(), name="heartbeat"),
+            asyncio.create_task(self._sweeper(), name="sweeper"),
+        ]
+        log.info("worker %s serving %s", self.worker_id, ", ".join(self.engines))
+        try:
+            await self._claim_loop(stop, burst)
+        finally:
+            await self._shutdown()
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            if self.work_signal is not None:
+                self.work_signal.unsubscribe(self._wake)
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    async def _claim_loop(self, stop: asyncio.Event, burst: bool) -> None:
+        stop_wait = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                claimed_full = False
+                for model, engine in self.engines.items():
+                    claimed, wanted = await self._claim_for(model, engine)
+                    claimed_full |= wanted > 0 and claimed == wanted
+                if claimed_full:
+                    continue
+                if burst and not self._inflight and await self._drained():
+                    return
+                wake = asyncio.create_task(self._wake.wait())
+                await asyncio.wait(
+                    {wake, stop_wait}, timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
+                wake.cancel()
+        finally:
+            stop_wait.cancel()
+
+    async def _claim_for(self, model: str, engine: Engine) -> tuple[int, int]:
+        busy = sum(1 for f in self._inflight.values() if f.item.model == model)
+        free = engine.capacity - busy
+        if free <= 0 or (busy and free < max(1, engine.capacity // 4)):
+            return 0, 0
+        claimed = await asyncio.to_thread(self._claim, model, free)
+        for item in claimed:
+            task = asyncio.create_task(self._run_item(item, engine), name=f"item-{item.id}")
+            self._inflight[item.id] = _InFlight(item, task, claimed_at=now())
+        return len(claimed), free
+
+    def _claim(self, model: str, limit: int) -> list[queue.ClaimedItem]:
+        with self.db.write() as conn:
+            return queue.claim(
+                conn,
+                worker_id=self.worker_id,
+                models=[model],
+                limit=limit,
+                lease_seconds=self.settings.lease_seconds,
+                now=now(),
+            )
+
+    async def _drained(self) -> bool:
+        if self._pending_writes or not self._outcomes.empty():
+            return False
+
+        def check() -> bool:
+            with self.db.read() as conn:
+                return not queue.has_queued(conn, list(self.engines))
+
+        return await asyncio.to_thread(check)
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def _run_item(self, item: queue.ClaimedItem, engine: Engine) -> None:
+        outcome: queue.Outcome | None
+        try:
+            request = ChatRequest.from_body(json.loads(item.body))
+            result = await engine.generate(request)
+            outcome = results.completed(item, result, now())
+        except EngineError as exc:
+            outcome = results.engine_failure(
+                item,
+                exc,
+                now=now(),
+                max_attempts=self.settings.max_attempts,
+                base_delay=self.settings.retry_base_seconds,
+                max_delay=self.settings.retry_max_seconds,
+            )
+        except asyncio.CancelledError:
+            reason = self._inflight[item.id].abort if item.id in self._inflight else None
+            outcome = {Abort.EXPIRED: results.expired(item), Abort.SHUTDOWN: results.released(item)}.get(
+                reason  # type: ignore[arg-type]
+            )
+        except Exception as exc:  # a bug in an engine must fail the item, not the worker
+            log.exception("item %s crashed the engine call", item.id)
+            outcome = results.crashed(item, exc)
+        finally:
+            self._inflight.pop(item.id, None)
+            self._wake.set()
+        if outcome is not None:
+            self._outcomes.put_nowait(outcome)
+
+    def _abort(self, item_id: str, reason: Abort) -> None:
+        flight = self._inflight.get(item_id)
+        if flight is not None and flight.abort is None:
+            flight.abort = reason
+            flight.task.cancel()
+
+    # -- writing ----------------------------------------------------------------------------
+
+    async def _flusher(self) -> None:
+        while True:
+            batch = [await self._outcomes.get()]
+            while len(batch) < FLUSH_MAX and not self._outcomes.empty():
+                batch.append(self._outcomes.get_nowait())
+            self._pending_writes = len(batch)
+            try:
+                await asyncio.to_thread(self._record, batch)
+            except Exception:
+                log.exception("could not record %d outcomes; retrying", len(batch))
+                for outcome in batch:
+                    self._outcomes.put_nowait(outcome)
+                await asyncio.sleep(1.0)
+            finally:
+                self._pending_writes = 0
+
+    def _record(self, outcomes: list[queue.Outcome]) -> None:
+        with self.db.write() as conn:
+            accepted = queue.record_outcomes(conn, worker_id=self.worker_id, outcomes=outcomes, now=now())
+        if len(accepted) < len(outcomes):
+            log.info("%d results discarded: their items were cancelled or reclaimed", len(outcomes) - len(accepted))
+
+    # -- leases and housekeeping ------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        interval = self.settings.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            started = now()
+            try:
+                held = await asyncio.to_thread(self._extend)
+            except Exception:
+                log.exception("heartbeat failed")
+                continue
+            current = now()
+            for item_id, flight in list(self._inflight.items()):
+                if item_id not in held:
+                    # Claimed after the renewal began: not in its snapshot, but ours.
+                    if flight.claimed_at < started:
+                        self._abort(item_id, Abort.LOST)
+                elif flight.item.deadline <= current:
+                    self._abort(item_id, Abort.EXPIRED)
+
+    def _extend(self) -> set[str]:
+        with self.db.write() as conn:
+            return queue.extend_leases(
+                conn, worker_id=self.worker_id, lease_seconds=self.settings.lease_seconds, now=now()
+            )
+
+    async def _sweeper(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self._sweep)
+            except Exception:
+                log.exception("sweep failed")
+            await asyncio.sleep(self.settings.sweep_seconds)
+
+    def _sweep(self) -> None:
+        while True:
+            with self.db.write() as conn:
+                requeued, failed = queue.reclaim_expired_leases(
+                    conn, max_attempts=self.settings.max_attempts, now=now()
+                )
+                expired = queue.expire_overdue(conn, now=now())
+            if requeued or failed or expired:
+                log.info("sweep: %d requeued, %d failed (worker lost), %d expired", requeued, failed, expired)
+                self._wake.set()
+            if max(requeued + failed, expired) < queue.CHUNK:
+                return
+
+    async def _shutdown(self) -> None:
+        for item_id in list(self._inflight):
+            self._abort(item_id, Abort.SHUTDOWN)
+        tasks = [f.task for f in self._inflight.values()]
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # Give the flusher a moment to write what we know; anything left is reclaimed later.
+        deadline = now() + 30.0
+        while (not self._outcomes.empty() or self._pending_writes) and now() < deadline:
+            await asyncio.sleep(0.05)
