@@ -111,10 +111,15 @@ def claim(
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
+        # Materialised, so the locked pick runs exactly once: inlined into the UPDATE, PostgreSQL
+        # may rescan it after updating rows and hand out more than ``limit`` items.
+        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        target = items.c.id == picked.c.id
+    else:
+        target = items.c.id.in_(pick.scalar_subquery())
     rows = conn.execute(
         update(items)
-        .where(items.c.id.in_(pick.scalar_subquery()), items.c.status == ItemStatus.QUEUED)
+        .where(target, items.c.status == ItemStatus.QUEUED)
         .values(
             status=ItemStatus.RUNNING,
             lease_owner=worker_id,

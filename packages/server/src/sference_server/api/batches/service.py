@@ -36,13 +36,14 @@ class BatchService:
     def create(self, who: Principal, document: IO[bytes]) -> dict[str, Any]:
         parsed = parse_batch(document, catalog=self.catalog, max_requests=self.settings.max_batch_requests)
         try:
-            batch_id = self._insert(who, parsed)
+            created = self._insert(who, parsed)
         finally:
             parsed.close()
         self.work_signal.fire()
-        return self.get(who, batch_id)
+        return created
 
-    def _insert(self, who: Principal, parsed: ParsedBatch) -> str:
+    def _insert(self, who: Principal, parsed: ParsedBatch) -> dict[str, Any]:
+        """Insert the batch and its items in one transaction; return the batch as accepted."""
         batch_id = uuid7()
         accepted = now()
         deadline = accepted + BATCH_WINDOWS[parsed.window]
@@ -82,7 +83,9 @@ class BatchService:
                     store.insert_items(conn, chunk)
                     chunk = []
             store.insert_items(conn, chunk)
-        return batch_id
+            row = store.get_batch(conn, batch_id)
+        assert row is not None
+        return batch_to_wire(row)
 
     def get(self, who: Principal, batch_id: str) -> dict[str, Any]:
         with self.db.read() as conn:

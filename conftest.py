@@ -1,0 +1,75 @@
+"""Fixtures every test folder shares: stores (SQLite file and PostgreSQL), users and keys."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from sference_server.security.accounts import Accounts
+from sference_server.store.database import Database
+from sference_server.store.migrate import upgrade
+from support.postgres import PostgresUnavailable, cluster, create_database, drop_database
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    manager = cluster()
+    try:
+        url = manager.__enter__()
+    except PostgresUnavailable as exc:
+        if os.environ.get("SFERENCE_TEST_REQUIRE_POSTGRES"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    try:
+        yield url
+    finally:
+        manager.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_url: str) -> Iterator[str]:
+    """A migrated database that each test's database is copied from."""
+    url = create_database(pg_admin_url)
+    db = Database(url)
+    upgrade(db)
+    db.dispose()
+    yield url.rpartition("/")[2]
+    drop_database(pg_admin_url, url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty store: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'sference.db'}"
+        db = Database(url)
+        upgrade(db)
+        db.dispose()
+        yield url
+        return
+    admin = request.getfixturevalue("pg_admin_url")
+    url = create_database(admin, template=request.getfixturevalue("pg_template"))
+    yield url
+    drop_database(admin, url)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def make_user(db: Database) -> Callable[..., tuple[str, str]]:
+    """``make_user(name, role="user", scopes="read write") -> (user_id, api_key)``."""
+    accounts = Accounts(db)
+
+    def make(name: str, role: str = "user", scopes: str = "read write") -> tuple[str, str]:
+        user_id = accounts.create_user(name, role=role)
+        return user_id, accounts.create_key(user_id, scopes=scopes).plaintext
+
+    return make

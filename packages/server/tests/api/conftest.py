@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sference_server.services import Services
+from sference_server.store.database import Database
+from support.live import ThreadServer
+from support.settings import echo_settings
+
+
+class Api:
+    """A live server (echo engine, real store, real HTTP) and a way to call it as some user."""
+
+    def __init__(self, server: ThreadServer, make_user: Callable[..., tuple[str, str]]) -> None:
+        self.server = server
+        self.url = server.url
+        self.services = server.services
+        self._make_user = make_user
+
+    def client(self, key: str | None = None, *, header: str = "bearer") -> httpx.Client:
+        headers = {}
+        if key is not None:
+            headers = {"Authorization": f"Bearer {key}"} if header == "bearer" else {"X-API-Key": key}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def user(self, name: str, **kwargs: Any) -> httpx.Client:
+        _, key = self._make_user(name, **kwargs)
+        return self.client(key)
+
+
+@pytest.fixture
+def server_overrides() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def api(
+    tmp_path: Path,
+    database_url: str,
+    db: Database,
+    make_user: Callable[..., tuple[str, str]],
+    server_overrides: dict[str, Any],
+) -> Iterator[Api]:
+    services = Services.build(echo_settings(tmp_path, database_url, **server_overrides), db)
+    with ThreadServer(services) as server:
+        yield Api(server, make_user)

@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+
+from sference_server.domain.states import ItemStatus
+from sference_server.store import queue
+from sference_server.store.database import Database
+from sference_server.timeutil import now
+from support.store import assert_counters_match, batch_row, events, item_rows, seed_batch
+
+
+def claim(
+    db: Database, worker: str = "w1", limit: int = 100, model: str = "m", lease: float = 60.0, at: float | None = None
+) -> list[queue.ClaimedItem]:
+    with db.write() as conn:
+        return queue.claim(
+            conn, worker_id=worker, models=[model], limit=limit, lease_seconds=lease, now=now() if at is None else at
+        )
+
+
+def record(db: Database, worker: str, *outcomes: queue.Outcome) -> set[str]:
+    with db.write() as conn:
+        return queue.record_outcomes(conn, worker_id=worker, outcomes=list(outcomes), now=now())
+
+
+def done(item_id: str, tokens: tuple[int, int] = (3, 2)) -> queue.Outcome:
+    return queue.Outcome(
+        item_id,
+        ItemStatus.COMPLETED,
+        result=json.dumps({"ok": item_id}),
+        prompt_tokens=tokens[0],
+        completion_tokens=tokens[1],
+    )
+
+
+def test_claim_takes_the_earliest_deadline_first_and_leases(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    user, _ = make_user("ann")
+    late, _ = seed_batch(db, user, 2, deadline=now() + 7200)
+    early, early_ids = seed_batch(db, user, 2, deadline=now() + 600)
+    seed_batch(db, user, 2, model="other")
+    got = claim(db, limit=2)
+    assert [c.id for c in got] == early_ids
+    assert all(c.attempts == 1 for c in got)
+    assert batch_row(db, early).status == "running"
+    assert batch_row(db, late).status == "pending"
+    assert_counters_match(db, early)
+
+
+def test_claim_skips_items_backing_off_and_overdue(db: Database, make_user: Callable[..., tuple[str, str]]) -> None:
+    user, _ = make_user("ann")
+    _, ids = seed_batch(db, user, 1)
+    (item,) = claim(db)
+    retry = queue.Outcome(item.id, ItemStatus.QUEUED, error='{"code":"x"}', not_before=now() + 30)
+    assert record(db, "w1", retry) == {item.id}
+    assert claim(db) == []
+    assert [c.id for c in claim(db, at=now() + 31)] == ids
+    seed_batch(db, user, 1, deadline=now() - 1)
+    assert claim(db) == []
+
+
+def test_completion_is_written_once_and_only_by_the_lease_holder(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    user, _ = make_user("ann")
+    batch_id, ids = seed_batch(db, user, 2)
+    a, b = claim(db)
+    assert record(db, "intruder", done(a.id)) == set()
+    assert record(db, "w1", done(a.id)) == {a.id}
+    assert record(db, "w1", done(a.id)) == set()  # a second completion is refused
+    batch = batch_row(db, batch_id)
+    assert (batch.completed_count, batch.running_count, batch.status) == (1, 1, "running")
+    assert record(db, "w1", done(b.id, tokens=(10, 20))) == {b.id}
+    batch = batch_row(db, batch_id)
+    assert batch.status == "completed" and batch.completed_at is not None
+    assert (batch.prompt_tokens, batch.completion_tokens) == (13, 22)
+    assert [e.item_id for e in events(db)] == ids
+    assert_counters_match(db, batch_id)
+
+
+def test_every_item_failing_fails_the_batch_with_a_reason(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    user, _ = make_user("ann")
+    batch_id, _ = seed_batch(db, user, 2)
+    failures = [queue.Outcome(c.id, ItemStatus.FAILED, error='{"code":"invalid_request"}') for c in claim(db)]
+    record(db, "w1", *failures)
+    batch = batch_row(db, batch_id)
+    assert batch.status == "failed"
+    assert json.loads(batch.error)["code"] == "all_requests_failed"
+    assert "2 failed" in json.loads(batch.error)["message"]
+    assert_counters_match(db, batch_id)
+
+
+def test_lost_leases_are_reclaimed_then_given_up(db: Database, make_user: Callable[..., tuple[str, str]]) -> None:
+    user, _ = make_user("ann")
+    batch_id, (item_id,) = seed_batch(db, user, 1)
+    for attempt in (1, 2):
+        (item,) = claim(db, worker=f"w{attempt}", lease=1.0)
+        assert item.attempts == attempt
+        with db.write() as conn:
+            assert queue.reclaim_expired_leases(conn, max_attempts=2, now=now()) == (0, 0)  # lease still valid
+        with db.write() as conn:
+            requeued, failed = queue.reclaim_expired_leases(conn, max_attempts=2, now=now() + 2)
+        assert (requeued, failed) == ((1, 0) if attempt == 1 else (0, 1))
+    (row,) = item_rows(db, batch_id)
+    assert row.status == "failed" and json.loads(row.error)["code"] == "worker_lost"
+    assert record(db, "w2", done(item_id)) == set()  # the vanished worker's late result is refused
+    assert batch_row(db, batch_id).status == "failed"
+    assert_counters_match(db, batch_id)
+
+
+def test_a_graceful_release_does_not_count_as_an_attempt(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    user, _ = make_user("ann")
+    seed_batch(db, user, 1)
+    (item,) = claim(db)
+    record(db, "w1", queue.Outcome(item.id, ItemStatus.QUEUED, refund_attempt=True))
+    (again,) = claim(db)
+    assert again.attempts == 1
+
+
+def test_overdue_items_expire_and_the_batch_keeps_partial_results(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    user, _ = make_user("ann")
+    batch_id, ids = seed_batch(db, user, 3, deadline=now() + 60)
+    first = claim(db, limit=1)[0]
+    record(db, "w1", done(first.id))
+    with db.write() as conn:
+        assert queue.expire_overdue(conn, now=now() + 61) == 2
+    rows = item_rows(db, batch_id)
+    assert [r.status for r in rows] == ["completed", "expired", "expired"]
+    assert json.loads(rows[1].error)["code"] == "batch_expired"
+    assert batch_row(db, batch_id).status == "completed"
+    assert_counters_match(db, batch_id)
+
+
+def test_a_batch_with_nothing_done_in_time_fails_as_expired(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    user, _ = make_user("ann")
+    batch_id, _ = seed_batch(db, user, 2, deadline=now() + 60)
+    with db.write() as conn:
+        queue.expire_overdue(conn, now=now() + 61)
+    batch = batch_row(db, batch_id)
+    assert batch.status == "failed" and json.loads(batch.error)["code"] == "batch_expired"
+
+
+def test_cancel_stops_queued_and_running_items(db: Database, make_user: Callable[..., tuple[str, str]]) -> None:
+    user, _ = make_user("ann")
+    batch_id, ids = seed_batch(db, user, 3)
+    running = claim(db, limit=1)[0]
+    with db.write() as conn:
+        cancelled = queue.cancel_batch_items(conn, batch_id, now=now())
+    assert sorted(e.item_id for e in cancelled) == sorted(ids)
+    assert record(db, "w1", done(running.id)) == set()
+    with db.write() as conn:
+        assert queue.extend_leases(conn, worker_id="w1", lease_seconds=60, now=now()) == set()
+
+
+def test_concurrent_claims_never_hand_out_an_item_twice(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    user, _ = make_user("ann")
+    batch_id, ids = seed_batch(db, user, 300)
+    taken: list[str] = []
+    lock = threading.Lock()
+
+    def worker(name: str) -> None:
+        while True:
+            got = claim(db, worker=name, limit=7)
+            if not got:
+                return
+            with lock:
+                taken.extend(c.id for c in got)
+            record(db, name, *(done(c.id) for c in got))
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(taken) == sorted(ids)
+    assert batch_row(db, batch_id).status == "completed"
+    assert_counters_match(db, batch_id)
+    feed = [e.id for e in events(db)]
+    assert feed == sorted(feed) and len(feed) == 300

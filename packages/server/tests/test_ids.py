@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import uuid
+
+from sference_server.ids import uuid7, uuid7_after
+
+
+def test_uuid7_is_version_7_and_strictly_increasing() -> None:
+    ids = [uuid7() for _ in range(20_000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    parsed = uuid.UUID(ids[0])
+    assert parsed.version == 7
+    assert parsed.variant == uuid.RFC_4122
+
+
+def test_uuid7_after_sorts_after_an_id_from_the_future() -> None:
+    future = "7fffffff-0000-7001-8000-000000000000"  # far in the future
+    later = uuid7_after(future)
+    assert later > future
+    assert uuid.UUID(later).version == 7
+    assert uuid7() > later  # the process clock moved past it too

@@ -1,0 +1,117 @@
+"""Direct store helpers: seed work without the API, and check the counter invariant."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+
+from sference_server.domain.states import COUNTER_COLUMN, BatchStatus, ItemStatus
+from sference_server.ids import uuid7
+from sference_server.store import batches as batch_store
+from sference_server.store.database import Database
+from sference_server.store.tables import batches, completion_events, items
+from sference_server.timeutil import now
+
+
+def seed_batch(
+    db: Database,
+    user_id: str,
+    n: int,
+    *,
+    model: str = "m",
+    deadline: float | None = None,
+    contents: list[str] | None = None,
+) -> tuple[str, list[str]]:
+    """A pending batch of ``n`` queued items; returns (batch id, item ids in row order)."""
+    created = now()
+    deadline = created + 3600 if deadline is None else deadline
+    batch_id = uuid7()
+    ids = [uuid7() for _ in range(n)]
+    with db.write() as conn:
+        batch_store.insert_batch(
+            conn,
+            {
+                "id": batch_id,
+                "user_id": user_id,
+                "model": model,
+                "window": "24h",
+                "status": BatchStatus.PENDING,
+                "created_at": created,
+                "updated_at": created,
+                "deadline": deadline,
+                "request_count": n,
+                "queued_count": n,
+            },
+        )
+        batch_store.insert_items(
+            conn,
+            [
+                {
+                    "id": item_id,
+                    "user_id": user_id,
+                    "batch_id": batch_id,
+                    "row_index": i,
+                    "custom_id": f"r{i}",
+                    "model": model,
+                    "status": ItemStatus.QUEUED,
+                    "deadline": deadline,
+                    "created_at": created,
+                    "body": json.dumps(
+                        {
+                            "model": model,
+                            "messages": [{"role": "user", "content": contents[i] if contents else f"request {i}"}],
+                        }
+                    ),
+                }
+                for i, item_id in enumerate(ids)
+            ],
+        )
+    return batch_id, ids
+
+
+def batch_row(db: Database, batch_id: str) -> Any:
+    with db.read() as conn:
+        return conn.execute(select(batches).where(batches.c.id == batch_id)).one()
+
+
+def item_rows(db: Database, batch_id: str) -> list[Any]:
+    with db.read() as conn:
+        return list(conn.execute(select(items).where(items.c.batch_id == batch_id).order_by(items.c.row_index)))
+
+
+def events(db: Database) -> list[Any]:
+    with db.read() as conn:
+        return list(conn.execute(select(completion_events).order_by(completion_events.c.id)))
+
+
+def assert_counters_match(db: Database, batch_id: str) -> None:
+    """The batch's counters equal the COUNT of its items per status; every terminal item has
+    exactly one completion event."""
+    with db.read() as conn:
+        counts = dict(
+            conn.execute(
+                select(items.c.status, func.count()).where(items.c.batch_id == batch_id).group_by(items.c.status)
+            ).all()
+        )
+        batch = conn.execute(select(batches).where(batches.c.id == batch_id)).one()
+        per_item = dict(
+            conn.execute(
+                select(completion_events.c.item_id, func.count())
+                .where(completion_events.c.batch_id == batch_id)
+                .group_by(completion_events.c.item_id)
+            ).all()
+        )
+        terminal = set(
+            conn.execute(
+                select(items.c.id).where(
+                    items.c.batch_id == batch_id, items.c.status.notin_([ItemStatus.QUEUED, ItemStatus.RUNNING])
+                )
+            ).scalars()
+        )
+    for status in ItemStatus:
+        assert getattr(batch, COUNTER_COLUMN[status]) == counts.get(status.value, 0), (status, counts)
+    assert sum(counts.values()) == batch.request_count
+    assert set(per_item) == terminal
+    assert all(n == 1 for n in per_item.values())
