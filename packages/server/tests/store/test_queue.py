@@ -128,7 +128,7 @@ def test_overdue_items_expire_and_the_batch_keeps_partial_results(
     db: Database, make_user: Callable[..., tuple[str, str]]
 ) -> None:
     user, _ = make_user("ann")
-    batch_id, ids = seed_batch(db, user, 3, deadline=now() + 60)
+    batch_id, _ = seed_batch(db, user, 3, deadline=now() + 60)
     first = claim(db, limit=1)[0]
     record(db, "w1", done(first.id))
     with db.write() as conn:
