@@ -24,6 +24,8 @@ class EchoEngine:
         self.token_delay = token_delay
         self._semaphore = asyncio.Semaphore(slots)
         self._attempts: Counter[str] = Counter()
+        self.in_flight = 0
+        self.peak_in_flight = 0  # the most requests it held at once (tests check the worker's bound)
 
     @property
     def capacity(self) -> int:
@@ -36,6 +38,14 @@ class EchoEngine:
         return None
 
     async def generate(self, request: ChatRequest) -> ChatResult:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await self._generate(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _generate(self, request: ChatRequest) -> ChatResult:
         last = next((m["content"] for m in reversed(request.messages) if m["role"] == "user"), "")
         if "[[fail:permanent]]" in last:
             raise EngineError("invalid_request", "the echo engine was asked to fail", transient=False)

@@ -256,6 +256,7 @@ class Worker:
                 return
 
     async def _shutdown(self) -> None:
+        log.info("worker %s stopping; handing back %d unfinished requests", self.worker_id, len(self._inflight))
         for item_id in list(self._inflight):
             self._abort(item_id, Abort.SHUTDOWN)
         tasks = [f.task for f in self._inflight.values()]

@@ -95,7 +95,9 @@ class LlamaCppEngine:
                 f"{len(prompt) + max(wanted, 1)} ({len(prompt)} in the messages, {max(wanted, 1)} to generate)",
                 transient=False,
             )
-        sampler = None if is_greedy(request, self.defaults) else build_chain(request, self.defaults)
+        sampler = (
+            None if is_greedy(request, self.defaults) else build_chain(request, self.defaults, self._model.n_vocab)
+        )
         return Job(
             prompt=prompt, max_new_tokens=wanted, stop=list(request.stop), sampler=sampler, on_done=lambda _: None
         )

@@ -26,7 +26,7 @@ def is_greedy(request: ChatRequest, defaults: SamplingDefaults) -> bool:
     return temperature <= 0.0 and not penalties
 
 
-def build_chain(request: ChatRequest, defaults: SamplingDefaults) -> int:
+def build_chain(request: ChatRequest, defaults: SamplingDefaults, n_vocab: int) -> int:
     """A sampler chain for a non-greedy request; free it with ``llama_sampler_free``."""
     temperature = defaults.temperature if request.temperature is None else request.temperature
     top_p = defaults.top_p if request.top_p is None else request.top_p
@@ -36,6 +36,7 @@ def build_chain(request: ChatRequest, defaults: SamplingDefaults) -> int:
         add(
             chain,
             llama.llama_sampler_init_penalties(
+                n_vocab,
                 PENALTY_WINDOW,
                 request.repetition_penalty or 1.0,
                 request.frequency_penalty or 0.0,

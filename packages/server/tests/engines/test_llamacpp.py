@@ -1,0 +1,137 @@
+"""The embedded engine on the real SmolLM2-135M model."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from sference_server.engines.base import ChatRequest, ChatResult, EngineError
+from sference_server.engines.llamacpp.engine import LlamaCppEngine
+from sference_server.engines.llamacpp.options import LlamaCppOptions
+
+pytestmark = pytest.mark.slow
+T = TypeVar("T")
+
+
+class Harness:
+    """One engine on its own event loop thread, callable from sync tests."""
+
+    def __init__(self, options: LlamaCppOptions) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.engine = LlamaCppEngine("smollm2", options)
+        self.run(self.engine.start())
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(coro)
+
+    def generate(self, content: str, **params: Any) -> ChatResult:
+        return self.run(self.engine.generate(ask(content, **params)))
+
+    def close(self) -> None:
+        self.run(self.engine.stop())
+        self.loop.close()
+
+
+def ask(content: str, **params: Any) -> ChatRequest:
+    return ChatRequest(messages=[{"role": "user", "content": content}], **params)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Harness]:
+    harness = Harness(LlamaCppOptions(slots=4, ctx_per_slot=512))
+    yield harness
+    harness.close()
+
+
+def test_greedy_output_is_deterministic_and_batching_does_not_change_it(engine: Harness) -> None:
+    single = engine.generate("Name three colors.", temperature=0, max_tokens=24)
+    assert single.text.strip()
+    assert single.completion_tokens <= 24 and single.prompt_tokens > 10
+
+    async def together() -> list[ChatResult]:
+        requests = [ask("Name three colors.", temperature=0, max_tokens=24) for _ in range(6)]
+        requests += [ask(f"Tell me about the number {i}.", temperature=0, max_tokens=24) for i in range(6)]
+        return list(await asyncio.gather(*(engine.engine.generate(r) for r in requests)))
+
+    results = engine.run(together())
+    assert [r.text for r in results[:6]] == [single.text] * 6
+
+
+def test_a_shared_prompt_prefix_is_reused_without_changing_the_answer(engine: Harness) -> None:
+    cold = Harness(LlamaCppOptions(slots=1, ctx_per_slot=512))
+    try:
+        expected = cold.generate("What is the capital of Italy?", temperature=0, max_tokens=16)
+    finally:
+        cold.close()
+    engine.generate("Write one word.", temperature=0, max_tokens=4)  # puts the system prompt in a slot
+    warm = engine.generate("What is the capital of Italy?", temperature=0, max_tokens=16)
+    assert warm.cached_tokens > 10  # the chat template's system prompt, at least
+    assert warm.text == expected.text
+    assert warm.prompt_tokens == expected.prompt_tokens
+
+
+def test_max_tokens_and_finish_reasons(engine: Harness) -> None:
+    short = engine.generate("Write a long story about a dragon.", temperature=0, max_tokens=5)
+    assert short.completion_tokens == 5 and short.finish_reason == "length"
+    natural = engine.generate("Say just the word yes.", temperature=0, max_tokens=200)
+    assert natural.finish_reason == "stop" and natural.completion_tokens < 200
+
+
+def test_stop_sequences_cut_the_text(engine: Harness) -> None:
+    free = engine.generate("Count from one to twenty in words, comma separated.", temperature=0, max_tokens=60)
+    words = free.text.split()
+    assert len(words) > 6, free.text
+    marker = words[4]
+    stopped = engine.generate(
+        "Count from one to twenty in words, comma separated.", temperature=0, max_tokens=60, stop=[marker]
+    )
+    assert stopped.finish_reason == "stop"
+    assert stopped.text == free.text[: free.text.index(marker)]
+
+
+def test_seeded_sampling_repeats_and_other_seeds_differ(engine: Harness) -> None:
+    params: dict[str, Any] = {"temperature": 1.0, "top_p": 0.95, "max_tokens": 30}
+    a = engine.generate("Invent a name for a cat.", seed=7, **params)
+    b = engine.generate("Invent a name for a cat.", seed=7, **params)
+    others = {engine.generate("Invent a name for a cat.", seed=s, **params).text for s in range(8, 12)}
+    assert a.text == b.text
+    assert others - {a.text}
+
+
+def test_penalties_and_top_k_run(engine: Harness) -> None:
+    result = engine.generate(
+        "List animals.", temperature=0, max_tokens=20, presence_penalty=1.0, frequency_penalty=0.5, top_k=20
+    )
+    assert result.completion_tokens > 0
+
+
+def test_a_prompt_longer_than_the_context_fails_only_that_request(engine: Harness) -> None:
+    with pytest.raises(EngineError) as caught:
+        engine.generate("word " * 600, max_tokens=10)
+    assert caught.value.code == "context_length_exceeded" and not caught.value.transient
+    assert "512" in caught.value.message
+    with pytest.raises(EngineError):
+        engine.generate("hi", max_tokens=600)
+    assert engine.generate("Say hi.", temperature=0, max_tokens=3).completion_tokens == 3
+
+
+def test_cancelling_a_request_frees_its_slot() -> None:
+    harness = Harness(LlamaCppOptions(slots=1, ctx_per_slot=1024))
+    try:
+
+        async def scenario() -> ChatResult:
+            long = asyncio.create_task(harness.engine.generate(ask("Write a very long essay.", max_tokens=900)))
+            await asyncio.sleep(0.5)
+            long.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await long
+            return await asyncio.wait_for(
+                harness.engine.generate(ask("Say hi.", temperature=0, max_tokens=3)), timeout=10
+            )
+
+        assert harness.run(scenario()).completion_tokens == 3
+    finally:
+        harness.close()

@@ -1,0 +1,66 @@
+"""``sference-server serve`` on its embedded defaults: SQLite and the real SmolLM2 model."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support.batches import wait_terminal
+from support.jsonl import EXAMPLES, batch_rows
+
+from .conftest import Start
+
+pytestmark = pytest.mark.slow
+EMBEDDED = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def test_the_seed_example_batch_runs_on_the_embedded_model(start: Start, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    server = start("serve", "--port", "0", "--data-dir", str(tmp_path / "data"), home=home)
+    key = re.search(r"admin API key \(shown once\): (sk_\S+)", server.output())
+    assert key, server.output()
+    credentials = home / ".sference" / "credentials.json"
+    assert json.loads(credentials.read_text()) == {"token": key.group(1)}
+    assert stat.S_IMODE(os.stat(credentials).st_mode) == 0o600
+    assert f"export SFERENCE_BASE_URL={server.url}" in server.output()
+
+    client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key.group(1)}"}, timeout=30)
+    assert [m["id"] for m in client.get("/v1/models").json()["data"]] == [EMBEDDED]
+    created = client.post(
+        "/v1/batches", json={"window": "24h", "requests": batch_rows(EXAMPLES / "example_batch.jsonl")}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "pending"
+    batch = wait_terminal(client, created.json()["id"])
+    assert batch["status"] == "completed", batch
+    assert batch["total_completion_tokens"] > 0
+
+    lines = client.get(f"/v1/batches/{batch['id']}/results.jsonl").text.splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [r["custom_id"] for r in rows] == ["greeting", "capital", "colors"]
+    for row in rows:
+        assert row["status"] == "completed"
+        assert row["result_json"]["choices"][0]["message"]["content"].strip()
+    assert "Paris" in rows[1]["result_json"]["choices"][0]["message"]["content"]
+
+
+def test_a_restart_keeps_data_and_an_admin_key_can_be_set(start: Start, tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    first = start("serve", "--port", "0", "--data-dir", data, "--no-write-cli-credentials")
+    generated = re.search(r"\(shown once\): (sk_\S+)", first.output())
+    assert generated
+    assert first.stop() in (0, -15)  # uvicorn re-raises SIGTERM after a graceful shutdown
+    assert "stopping; handing back" in first.output()
+    chosen = "sk_chosen_by_the_operator_0123456789"
+    second = start("serve", "--port", "0", "--data-dir", data, env={"SFERENCE_ADMIN_API_KEY": chosen})
+    assert "shown once" not in second.output()
+    for key in (generated.group(1), chosen):
+        me = httpx.get(f"{second.url}/v1/auth/me", headers={"X-API-Key": key})
+        assert me.status_code == 200 and me.json()["username"] == "admin"
+    assert not (tmp_path / "home" / ".sference" / "credentials.json").exists()
