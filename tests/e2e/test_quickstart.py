@@ -49,6 +49,20 @@ def test_the_seed_example_batch_runs_on_the_embedded_model(start: Start, tmp_pat
         assert row["result_json"]["choices"][0]["message"]["content"].strip()
     assert "Paris" in rows[1]["result_json"]["choices"][0]["message"]["content"]
 
+    # A prompt longer than the model's context fails that row only, with a clear error.
+    too_long = {
+        "custom_id": "huge",
+        "body": {"model": EMBEDDED, "messages": [{"role": "user", "content": "word " * 3000}]},
+    }
+    fine = {"custom_id": "fine", "body": {"model": EMBEDDED, "input": "Say yes.", "max_output_tokens": 4}}
+    mixed = client.post("/v1/batches", json={"window": "24h", "requests": [too_long, fine]}).json()
+    assert wait_terminal(client, mixed["id"])["status"] == "completed"
+    huge, ok = (json.loads(line) for line in client.get(f"/v1/batches/{mixed['id']}/results.jsonl").text.splitlines())
+    assert huge["status"] == "failed" and huge["result_json"] is None
+    assert huge["error_json"]["code"] == "context_length_exceeded"
+    assert "2048" in huge["error_json"]["message"]
+    assert ok["status"] == "completed"
+
 
 def test_a_restart_keeps_data_and_an_admin_key_can_be_set(start: Start, tmp_path: Path) -> None:
     data = str(tmp_path / "data")

@@ -76,7 +76,10 @@ class WorkerHost:
             raise ValueError(
                 f"unknown model(s) {', '.join(sorted(unknown))}; served: {services.catalog.describe_served()}"
             )
-        self.engines = {spec.id: build_engine(spec) for spec in services.catalog.specs if spec.id in wanted}
+        cache = services.settings.data_dir / "models"
+        self.engines = {
+            spec.id: build_engine(spec, cache_dir=cache) for spec in services.catalog.specs if spec.id in wanted
+        }
         services.engines = self.engines
         self.stop_event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

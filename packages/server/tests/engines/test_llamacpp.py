@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -19,9 +20,9 @@ T = TypeVar("T")
 class Harness:
     """One engine on its own event loop thread, callable from sync tests."""
 
-    def __init__(self, options: LlamaCppOptions) -> None:
+    def __init__(self, options: LlamaCppOptions, cache_dir: Path | None = None) -> None:
         self.loop = asyncio.new_event_loop()
-        self.engine = LlamaCppEngine("smollm2", options)
+        self.engine = LlamaCppEngine("smollm2", options, cache_dir=cache_dir)
         self.run(self.engine.start())
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -135,3 +136,42 @@ def test_cancelling_a_request_frees_its_slot() -> None:
         assert harness.run(scenario()).completion_tokens == 3
     finally:
         harness.close()
+
+
+def test_the_default_length_cap_applies_and_yields_to_a_long_prompt() -> None:
+    harness = Harness(LlamaCppOptions(slots=1, ctx_per_slot=256, max_tokens=60))
+    try:
+        capped = harness.generate("Write a long story about a dragon.", temperature=0)
+        assert capped.completion_tokens == 60 and capped.finish_reason == "length"
+        squeezed = harness.generate("word " * 200, temperature=0)  # leaves fewer than 60 tokens of room
+        assert 0 < squeezed.completion_tokens < 60
+        assert squeezed.prompt_tokens + squeezed.completion_tokens <= 256
+        with pytest.raises(EngineError):  # an explicit request beyond the room is still an error
+            harness.generate("word " * 200, temperature=0, max_tokens=60)
+    finally:
+        harness.close()
+
+
+@pytest.mark.parametrize("weights", ["f16", "q8_0"])
+def test_re_encoded_weights_are_made_once_and_answer_well(tmp_path: Path, weights: str) -> None:
+    capital = [
+        {"role": "system", "content": "Answer in one short sentence."},
+        {"role": "user", "content": "What is the capital of France?"},
+    ]
+    fast = Harness(LlamaCppOptions(slots=2, ctx_per_slot=256, weights=weights), cache_dir=tmp_path)
+    try:
+        answer = fast.run(fast.engine.generate(ChatRequest(messages=capital, temperature=0, max_tokens=16)))
+    finally:
+        fast.close()
+    assert "Paris" in answer.text
+    (cached,) = tmp_path.glob(f"*.{weights}.gguf")
+    made = cached.stat().st_mtime_ns
+    again = Harness(LlamaCppOptions(slots=1, ctx_per_slot=256, weights=weights), cache_dir=tmp_path)
+    again.close()
+    assert [p.name for p in tmp_path.iterdir()] == [cached.name]  # reused, no leftovers
+    assert cached.stat().st_mtime_ns == made
+
+
+def test_unknown_weight_formats_are_refused() -> None:
+    with pytest.raises(ValueError, match="weights must be"):
+        LlamaCppOptions(weights="q2_k")

@@ -3,6 +3,7 @@ at submit time without loading anything."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..config import ModelSpec
@@ -38,10 +39,11 @@ def context_tokens(spec: ModelSpec) -> int:
     return limits(spec).max_tokens + 1
 
 
-def build_engine(spec: ModelSpec) -> Engine:
+def build_engine(spec: ModelSpec, *, cache_dir: Path | None = None) -> Engine:
+    """``cache_dir`` holds files an engine derives from its model (re-encoded weights)."""
     if spec.engine == "llamacpp":
         from .llamacpp.engine import LlamaCppEngine
         from .llamacpp.options import LlamaCppOptions
 
-        return LlamaCppEngine(spec.id, LlamaCppOptions.parse(spec.options))
+        return LlamaCppEngine(spec.id, LlamaCppOptions.parse(spec.options), cache_dir=cache_dir)
     return EchoEngine(spec.id, **_echo_options(spec.options))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from pathlib import Path
 
 from ..base import ChatRequest, ChatResult, EngineError
 from .decoder import BatchDecoder, Job
 from .model import LlamaModel, embedded_model_path
 from .options import LlamaCppOptions
+from .repack import repacked
 from .sampling import SamplingDefaults, build_chain, is_greedy
 
 
@@ -21,9 +23,10 @@ def _cpu_count() -> int:
 
 
 class LlamaCppEngine:
-    def __init__(self, model_id: str, options: LlamaCppOptions) -> None:
+    def __init__(self, model_id: str, options: LlamaCppOptions, *, cache_dir: Path | None = None) -> None:
         self.model_id = model_id
         self.options = options
+        self.cache_dir = cache_dir
         self.defaults = SamplingDefaults(options.temperature, options.top_p)
         self._model: LlamaModel | None = None
         self._decoder: BatchDecoder | None = None
@@ -42,12 +45,16 @@ class LlamaCppEngine:
 
     def _load(self) -> None:
         path = Path(self.options.path) if self.options.path else embedded_model_path()
+        threads = self.options.threads or _cpu_count()
+        if self.options.weights != "original":
+            cache = self.cache_dir or Path(tempfile.gettempdir()) / "sference-models"
+            path = repacked(path, self.options.weights, cache, threads=threads)
         self._model = LlamaModel(path)
         self._decoder = BatchDecoder(
             self._model,
             slots=self.options.slots,
             ctx_per_slot=self.options.ctx_per_slot,
-            threads=self.options.threads or _cpu_count(),
+            threads=threads,
             batch_tokens=self.options.batch_tokens,
         )
         self._decoder.start()
@@ -87,8 +94,11 @@ class LlamaCppEngine:
                 "invalid_request", f"the chat template rejected the messages: {exc}", transient=False
             ) from exc
         limit = self.options.ctx_per_slot
-        wanted = request.max_tokens if request.max_tokens is not None else limit - len(prompt)
-        if len(prompt) + max(wanted, 1) > limit:
+        room = limit - len(prompt)
+        # Without a request limit: the model's default length, or whatever room the prompt leaves.
+        default = min(self.options.max_tokens or room, room)
+        wanted = request.max_tokens if request.max_tokens is not None else default
+        if wanted < 1 or len(prompt) + wanted > limit:
             raise EngineError(
                 "context_length_exceeded",
                 f"this model's context is {limit} tokens per request, but the request needs "

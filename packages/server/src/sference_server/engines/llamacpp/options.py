@@ -18,6 +18,13 @@ class LlamaCppOptions:
     backlog: int | None = None  # requests queued beyond the slots; default: as many as slots
     temperature: float = 1.0  # defaults when a request does not say
     top_p: float = 1.0
+    max_tokens: int | None = None  # default: the rest of the request's context
+    # "original", or re-encode the weights once (cached) as "q8_0" or "f16" for faster batches.
+    weights: str = "original"
+
+    def __post_init__(self) -> None:
+        if self.weights not in ("original", "q8_0", "f16"):
+            raise ValueError(f"weights must be original, q8_0 or f16; got {self.weights!r}")
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> LlamaCppOptions:

@@ -1,0 +1,106 @@
+"""Build (once, cached) and run ``llama-server`` from the vendored llama.cpp inside the
+llama-cpp-python sdist, with the same portable CPU flags as our engine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import httpx
+
+VERSION = "0.3.36"
+CACHE = Path(os.environ.get("SFERENCE_BENCH_CACHE", Path.home() / ".cache" / "sference-bench"))
+FLAGS = ["-DGGML_NATIVE=OFF", "-DGGML_AVX=ON", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON", "-DGGML_BMI2=ON"]
+
+
+def binary() -> Path:
+    target = CACHE / f"llama-server-{VERSION}"
+    if target.exists():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    work = CACHE / "build"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    print(f"building llama-server {VERSION} (about 5 minutes, once)...", file=sys.stderr)
+    # The workspace venv has no pip; the interpreter that made it (python3 on PATH) does.
+    pip = [shutil.which("python3") or sys.executable, "-m", "pip"]
+    subprocess.run(
+        [*pip, "download", "--no-deps", "--no-binary", ":all:", "-d", str(work), f"llama-cpp-python=={VERSION}"],
+        check=True,
+    )
+    (sdist,) = work.glob("llama_cpp_python-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        tar.extractall(work, filter="data")
+    source = next(work.glob("llama_cpp_python-*/vendor/llama.cpp"))
+    build = work / "cmake"
+    subprocess.run(
+        [
+            "cmake",
+            "-S",
+            str(source),
+            "-B",
+            str(build),
+            "-G",
+            "Ninja" if shutil.which("ninja") else "Unix Makefiles",
+            "-DCMAKE_BUILD_TYPE=Release",
+            *FLAGS,
+            "-DLLAMA_CURL=OFF",
+            "-DLLAMA_OPENSSL=OFF",
+            "-DLLAMA_BUILD_TESTS=OFF",
+            "-DLLAMA_BUILD_EXAMPLES=OFF",
+            "-DBUILD_SHARED_LIBS=OFF",
+        ],
+        check=True,
+    )
+    subprocess.run(
+        ["cmake", "--build", str(build), "--target", "llama-server", "-j", str(os.cpu_count() or 2)], check=True
+    )
+    shutil.copy2(build / "bin" / "llama-server", target)
+    shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+class LlamaServer:
+    def __init__(self, model: Path, *, port: int, slots: int = 16, threads: int = 2, ctx: int = 8192) -> None:
+        self.args = [
+            str(binary()),
+            "-m",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "-t",
+            str(threads),
+            "-c",
+            str(ctx),
+            "--parallel",
+            str(slots),
+            "--cont-batching",
+            "-a",
+            "smollm2-135m",
+        ]
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> LlamaServer:
+        self.process = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError("llama-server did not become healthy")
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(30)

@@ -1,0 +1,207 @@
+"""Throughput of the embedded engine, measured side by side in one run.
+
+1. Engine efficiency: 256 chat requests (max_tokens 64, greedy) through the whole service
+   (``sference-server serve``: HTTP, SQLite store, worker) against the same requests fed straight
+   to the same engine code (``LlamaCppEngine.generate``). Target: ratio >= 0.90.
+2. Batching: one sequence at a time against continuous batching, same engine code.
+3. The alternative a user would build by hand: ``llama-server`` (C++, 16 slots) driven by an
+   asyncio ``openai`` client with 16 requests in flight, against our service, on 128 requests.
+   llama-server runs twice: on the GGUF as shipped (Q4_1), and on the F16 re-encoding our
+   engine uses, so the engine's own contribution is visible apart from the weight format.
+
+Every phase runs the workload of the env doc: "Write a short story about a robot named Unit {i}."
+with the chat template's default system prompt, greedy, max_tokens 64.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from sference_server.config import EMBEDDED_MODEL_ID, default_models
+from sference_server.engines.base import ChatRequest
+from sference_server.engines.llamacpp.engine import LlamaCppEngine
+from sference_server.engines.llamacpp.model import embedded_model_path
+from sference_server.engines.llamacpp.options import LlamaCppOptions
+from sference_server.engines.llamacpp.repack import repacked
+from support.live import ServerProcess, server_env
+
+MAX_TOKENS = 64
+BATCHING_REQUESTS = 64
+KEY = "sk_bench_0123456789abcdefghijklmnop"
+
+
+def prompt(i: int) -> str:
+    return f"Write a short story about a robot named Unit {i}."
+
+
+def chat_requests(n: int) -> list[ChatRequest]:
+    return [
+        ChatRequest(messages=[{"role": "user", "content": prompt(i)}], max_tokens=MAX_TOKENS, temperature=0)
+        for i in range(n)
+    ]
+
+
+POLL_SECONDS = 1.0  # how often the bench asks for the batch status (the CLI's `batch wait` default)
+
+
+async def engine_throughput(
+    n: int, options: LlamaCppOptions, cache: Path, *, sequential: bool = False
+) -> tuple[float, int]:
+    """Completion tokens per second of the engine itself, and the tokens generated."""
+    engine = LlamaCppEngine(EMBEDDED_MODEL_ID, options, cache_dir=cache)
+    await engine.start()
+    try:
+        requests = chat_requests(n)
+        started = time.perf_counter()
+        if sequential:
+            results = [await engine.generate(r) for r in requests]
+        else:
+            results = await asyncio.gather(*(engine.generate(r) for r in requests))
+        elapsed = time.perf_counter() - started
+    finally:
+        await engine.stop()
+    tokens = sum(r.completion_tokens for r in results)
+    return tokens / elapsed, tokens
+
+
+def service_throughput(n: int, workdir: Path) -> tuple[float, int]:
+    """Completion tokens per second of ``sference-server serve``, from the POST of the batch to
+    the moment the store marked it completed (server timestamps)."""
+    server = ServerProcess(
+        ["serve", "--port", "0", "--data-dir", str(workdir / f"data-{n}"), "--no-write-cli-credentials"],
+        env=server_env(workdir / "home", SFERENCE_ADMIN_API_KEY=KEY, SFERENCE_LOG_LEVEL="WARNING"),
+        log=workdir / f"serve-{n}.log",
+    ).start()
+    try:
+        client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+        rows = [
+            {
+                "custom_id": f"r{i}",
+                "body": {
+                    "model": EMBEDDED_MODEL_ID,
+                    "max_tokens": MAX_TOKENS,
+                    "temperature": 0,
+                    "messages": [{"role": "user", "content": prompt(i)}],
+                },
+            }
+            for i in range(n)
+        ]
+        batch = client.post("/v1/batches", json={"window": "24h", "requests": rows}).raise_for_status().json()
+        while batch["status"] not in ("completed", "failed", "cancelled"):
+            time.sleep(POLL_SECONDS)
+            batch = client.get(f"/v1/batches/{batch['id']}").raise_for_status().json()
+        assert batch["status"] == "completed", batch
+        elapsed = datetime.fromisoformat(batch["completed_at"]) - datetime.fromisoformat(batch["created_at"])
+        tokens = int(batch["total_completion_tokens"])
+        return tokens / elapsed.total_seconds(), tokens
+    finally:
+        server.stop()
+
+
+async def llama_server_throughput(model: Path, n: int, in_flight: int) -> tuple[float, int]:
+    from openai import AsyncOpenAI
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from llama_server import LlamaServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with LlamaServer(model, port=port, slots=in_flight) as server:
+        client = AsyncOpenAI(base_url=f"{server.url}/v1", api_key="none", max_retries=0, timeout=600)
+        gate = asyncio.Semaphore(in_flight)
+
+        async def one(i: int) -> int:
+            async with gate:
+                reply = await client.chat.completions.create(
+                    model="smollm2-135m",
+                    messages=[{"role": "user", "content": prompt(i)}],
+                    max_tokens=MAX_TOKENS,
+                    temperature=0,
+                )
+                return reply.usage.completion_tokens if reply.usage else 0
+
+        started = time.perf_counter()
+        tokens = sum(await asyncio.gather(*(one(i) for i in range(n))))
+        elapsed = time.perf_counter() - started
+        await client.close()
+    return tokens / elapsed, tokens
+
+
+def line(label: str, rate: float, tokens: int) -> str:
+    return f"  {label:<52} {rate:8.1f} tok/s  ({tokens} tokens)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=256)
+    parser.add_argument("--compare-requests", type=int, default=128)
+    parser.add_argument("--skip-llama-server", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the numbers to this file")
+    args = parser.parse_args()
+    defaults = LlamaCppOptions.parse(default_models()[0].options)  # what `serve` runs
+    report: dict[str, Any] = {"engine_options": defaults.__dict__}
+
+    with tempfile.TemporaryDirectory(prefix="sference-bench-") as tmp:
+        workdir = Path(tmp)
+        cache = workdir / "models"
+        print(f"engine options (the service's defaults): {defaults}\n")
+        print(f"1. engine efficiency: {args.requests} requests, max_tokens {MAX_TOKENS}, greedy")
+        raw = asyncio.run(engine_throughput(args.requests, defaults, cache))
+        service = service_throughput(args.requests, workdir)
+        print(line("engine code fed directly (LlamaCppEngine.generate)", *raw))
+        print(line("whole service (sference-server serve, HTTP + SQLite)", *service))
+        print(f"  ratio service / engine: {service[0] / raw[0]:.3f}   (target >= 0.90)")
+        report["efficiency"] = {"engine": raw, "service": service, "ratio": service[0] / raw[0]}
+
+        print(f"\n2. batching: {BATCHING_REQUESTS} requests, same engine code")
+        one_slot = LlamaCppOptions.parse({**default_models()[0].options, "slots": 1})
+        single = asyncio.run(engine_throughput(BATCHING_REQUESTS, one_slot, cache, sequential=True))
+        batched = asyncio.run(engine_throughput(BATCHING_REQUESTS, defaults, cache))
+        print(line("one sequence at a time", *single))
+        print(line(f"continuous batching ({defaults.slots} slots)", *batched))
+        print(f"  ratio batched / single: {batched[0] / single[0]:.2f}")
+        report["batching"] = {"single": single, "batched": batched, "ratio": batched[0] / single[0]}
+
+        if not args.skip_llama_server:
+            n = args.compare_requests
+            print(f"\n3. against llama-server: {n} requests")
+            shipped = embedded_model_path()
+            same_weights = (
+                repacked(shipped, defaults.weights, cache, threads=2) if defaults.weights != "original" else shipped
+            )
+            theirs = asyncio.run(llama_server_throughput(shipped, n, 16))
+            theirs_same = asyncio.run(llama_server_throughput(same_weights, n, 16))
+            ours = service_throughput(n, workdir)
+            print(line("llama-server, GGUF as shipped (Q4_1), 16 in flight", *theirs))
+            print(line(f"llama-server, same {defaults.weights} weights as ours, 16 in flight", *theirs_same))
+            print(line("sference-server serve (a batch)", *ours))
+            print(f"  ratio sference / llama-server as shipped: {ours[0] / theirs[0]:.2f}   (goal >= 1.20)")
+            print(f"  ratio sference / llama-server, same weights: {ours[0] / theirs_same[0]:.2f}")
+            report["llama_server"] = {
+                "llama_server_shipped": theirs,
+                "llama_server_same_weights": theirs_same,
+                "service": ours,
+                "ratio_shipped": ours[0] / theirs[0],
+                "ratio_same_weights": ours[0] / theirs_same[0],
+            }
+
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
