@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from support.jsonl import EXAMPLES
 from support.published import published_clients
 
@@ -64,7 +65,7 @@ def cli(start: Start, tmp_path: Path, bin_dir: Path) -> Iterator[Cli]:
             "COLUMNS": "200",
         }
     )
-    yield Cli(bin_dir, env, tmp_path)
+    return Cli(bin_dir, env, tmp_path)
 
 
 def test_seed_batch_commands(cli: Cli, tmp_path: Path) -> None:
