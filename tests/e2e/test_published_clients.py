@@ -7,7 +7,6 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +48,7 @@ def bin_dir() -> Path:
 
 
 @pytest.fixture
-def cli(start: Start, tmp_path: Path, bin_dir: Path) -> Iterator[Cli]:
+def cli(start: Start, tmp_path: Path, bin_dir: Path) -> Cli:
     server = start("serve", "--port", "0", "--data-dir", str(tmp_path / "data"), home=tmp_path / "server-home")
     key = re.search(r"\(shown once\): (sk_\S+)", server.output())
     assert key
