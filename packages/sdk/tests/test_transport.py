@@ -1,0 +1,125 @@
+"""Errors, retries and headers over real HTTP, for both clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from typing import Any
+
+import pytest
+
+from sference_sdk import (
+    ApiError,
+    AsyncSferenceClient,
+    AuthenticationError,
+    ConnectionFailed,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    SferenceClient,
+)
+
+from .conftest import ScriptedServer
+
+BATCH = {
+    "id": "b1",
+    "status": "pending",
+    "window": "24h",
+    "request_count": 1,
+    "created_at": "2026-01-01T00:00:00+00:00",
+    "updated_at": "2026-01-01T00:00:00+00:00",
+}
+
+
+def call(kind: str, url: str, method: str, *args: Any, **kwargs: Any) -> Any:
+    """Run one client method with the sync or the async client."""
+    if kind == "sync":
+        with SferenceClient(base_url=url, api_key="sk_test", max_retries=2) as client:
+            return getattr(client, method)(*args, **kwargs)
+
+    async def run() -> Any:
+        async with AsyncSferenceClient(base_url=url, api_key="sk_test", max_retries=2) as client:
+            return await getattr(client, method)(*args, **kwargs)
+
+    return asyncio.run(run())
+
+
+KINDS = ["sync", "async"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_error_message_keeps_the_0_0_4_format(scripted: ScriptedServer, kind: str) -> None:
+    body = {"status_code": 404, "detail": "no batch with id 'x'", "extra": None}
+    scripted.on("/v1/batches/x", (404, {}, body))
+    with pytest.raises(NotFoundError) as caught:
+        call(kind, scripted.url, "get_batch", "x")
+    assert str(caught.value) == f"404: {body}"
+    assert caught.value.status_code == 404 and caught.value.body == body
+    assert caught.value.detail == "no batch with id 'x'"
+    assert isinstance(caught.value, ApiError)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_non_json_error_body_becomes_detail(scripted: ScriptedServer, kind: str) -> None:
+    scripted.on("/v1/auth/me", (401, {"content-type": "text/plain"}, b"go away"))
+    with pytest.raises(AuthenticationError, match=r"^401: \{'detail': 'go away'\}$"):
+        call(kind, scripted.url, "get_me")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_idempotent_calls_retry_503_and_502_honouring_retry_after(scripted: ScriptedServer, kind: str) -> None:
+    scripted.on("/v1/batches/b1", (503, {"retry-after": "0"}, {}), (502, {"retry-after": "0.1"}, {}), (200, {}, BATCH))
+    assert call(kind, scripted.url, "get_batch", "b1").id == "b1"
+    assert scripted.hits("/v1/batches/b1") == 3
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_retries_give_up_after_max_retries(scripted: ScriptedServer, kind: str) -> None:
+    scripted.on("/v1/batches/b1", (429, {"retry-after": "0"}, {"detail": "slow down"}))
+    with pytest.raises(RateLimitError):
+        call(kind, scripted.url, "get_batch", "b1")
+    assert scripted.hits("/v1/batches/b1") == 3  # 1 + max_retries
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_submit_is_not_resent_after_a_502(scripted: ScriptedServer, kind: str) -> None:
+    scripted.on("/v1/batches", (502, {"retry-after": "0"}, {"detail": "bad gateway"}))
+    rows = [{"custom_id": "a", "body": {"model": "m", "input": "hi"}}]
+    with pytest.raises(ServerError):
+        call(kind, scripted.url, "submit_batch", requests=rows)
+    assert scripted.hits("/v1/batches") == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_headers_and_body_on_the_wire(scripted: ScriptedServer, kind: str) -> None:
+    scripted.on("/v1/batches", (201, {}, BATCH))
+    rows = [{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "m", "input": "hi"}}]
+    call(kind, scripted.url, "submit_batch", requests=rows)
+    method, _, headers, body = scripted.seen[-1]
+    assert method == "POST"
+    assert headers["authorization"] == "Bearer sk_test"
+    assert headers["user-agent"].startswith("sference-sdk/")
+    assert json.loads(body) == {
+        "window": "24h",
+        "requests": [{"custom_id": "a", "body": {"model": "m", "input": "hi"}}],
+    }
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_unreachable_server_names_the_url(kind: str) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    url = f"http://127.0.0.1:{port}"
+    with pytest.raises(ConnectionFailed) as caught:
+        call(kind, url, "get_me")
+    assert caught.value.url == f"{url}/v1/auth/me"
+
+
+def test_the_client_refuses_other_windows_and_empty_batches() -> None:
+    with SferenceClient(base_url="http://127.0.0.1:9") as client:
+        with pytest.raises(ValueError, match="24h"):
+            client.submit_batch(requests=[{"custom_id": "a", "body": {}}], window="1h")
+        with pytest.raises(ValueError, match="At least one request"):
+            client.submit_batch(requests=[])
