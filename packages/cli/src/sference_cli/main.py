@@ -1,0 +1,40 @@
+"""The ``sference`` command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from sference_sdk import __version__ as sdk_version
+
+from . import __version__
+from .commands import auth, batch
+
+app = typer.Typer(
+    help="Command-line interface for the sference batch and stream inference API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(auth.app, name="auth")
+app.add_typer(batch.app, name="batch")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sference-cli {__version__} (sference-sdk {sdk_version})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the versions and exit.")
+    ] = False,
+) -> None:
+    """Set SFERENCE_BASE_URL to your server and sign in with `sference auth login`."""
+
+
+def main() -> None:
+    app()
