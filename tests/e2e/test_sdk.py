@@ -110,6 +110,6 @@ def test_errors_are_typed(client: Any) -> None:
     with pytest.raises(BadRequestError) as caught:
         client.submit_batch(requests=bad)
     assert caught.value.detail.startswith("requests[0] (custom_id 'x')")
-    with pytest.raises(TimeoutError):
-        slow = client.submit_batch(requests=[{"custom_id": "s", "body": {"model": EMBEDDED_MODEL_ID, "input": "Hi"}}])
+    slow = client.submit_batch(requests=[{"custom_id": "s", "body": {"model": EMBEDDED_MODEL_ID, "input": "Hi"}}])
+    with pytest.raises(TimeoutError, match="still"):
         client.wait_for_completion(slow.id, poll_interval=0.05, timeout=0.01)
