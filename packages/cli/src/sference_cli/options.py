@@ -12,7 +12,7 @@ from .settings import DEFAULT_BASE_URL
 
 BaseUrl = Annotated[
     str | None,
-    typer.Option("--base-url", help=f"API base URL [default: {DEFAULT_BASE_URL}; SFERENCE_BASE_URL replaces it]"),
+    typer.Option("--base-url", help=f"API base URL (default {DEFAULT_BASE_URL}; SFERENCE_BASE_URL replaces it)."),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print the raw JSON payload.")]
 BatchId = Annotated[str, typer.Option("--batch-id", help="The batch id.")]
