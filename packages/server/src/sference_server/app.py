@@ -11,8 +11,11 @@ from . import __version__
 from .api import errors
 from .api.auth.routes import router as auth_router
 from .api.batches.routes import router as batches_router
+from .api.events.routes import router as events_router
 from .api.health.routes import router as health_router
 from .api.models.routes import router as models_router
+from .api.responses.routes import router as responses_router
+from .api.streams.routes import router as streams_router
 from .services import Services, WorkerHost
 
 
@@ -22,6 +25,7 @@ def build_app(services: Services, *, run_worker: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watcher = services.watch_changes()
         host = WorkerHost(services) if run_worker else None
         if host is not None:
             await host.start()
@@ -30,10 +34,21 @@ def build_app(services: Services, *, run_worker: bool = False) -> FastAPI:
         finally:
             if host is not None:
                 await host.stop()
+            watcher.stop()
 
     app = FastAPI(title="sference", version=__version__, lifespan=lifespan, redirect_slashes=False)
     app.state.services = services
     errors.install(app)
-    for router in (health_router, auth_router, batches_router, models_router):
+    # The events route comes before /v1/responses/{response_id}, which would swallow it.
+    routers = (
+        health_router,
+        auth_router,
+        batches_router,
+        streams_router,
+        events_router,
+        responses_router,
+        models_router,
+    )
+    for router in routers:
         app.include_router(router)
     return app

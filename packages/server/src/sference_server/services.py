@@ -10,12 +10,16 @@ from typing import Any
 from sqlalchemy import text
 
 from .api.batches.service import BatchService
+from .api.events.service import EventService
+from .api.responses.service import ResponseService
+from .api.streams.service import StreamService
 from .catalog import ModelCatalog
 from .config import Settings
 from .engines.base import Engine
 from .engines.registry import build_engine
 from .notify import Signal
 from .security.accounts import Accounts
+from .store.changes import ChangeWatcher
 from .store.database import Database
 from .timeutil import now
 from .worker.runner import Worker
@@ -30,7 +34,11 @@ class Services:
     catalog: ModelCatalog
     accounts: Accounts
     batches: BatchService
+    streams: StreamService
+    responses: ResponseService
+    events: EventService
     work_signal: Signal
+    events_signal: Signal
     started_at: float = field(default_factory=now)
     engines: dict[str, Engine] = field(default_factory=dict)
     engines_ready: bool = False
@@ -39,15 +47,25 @@ class Services:
     def build(cls, settings: Settings, db: Database | None = None) -> Services:
         db = db or Database(settings.resolved_database_url())
         catalog = ModelCatalog(settings.models)
-        signal = Signal()
+        work, events = Signal(), Signal()
         return cls(
             settings=settings,
             db=db,
             catalog=catalog,
             accounts=Accounts(db),
-            batches=BatchService(db, settings, catalog, signal),
-            work_signal=signal,
+            batches=BatchService(db, settings, catalog, work, events),
+            streams=StreamService(db, events),
+            responses=ResponseService(db, catalog, work, events),
+            events=EventService(db, events),
+            work_signal=work,
+            events_signal=events,
         )
+
+    def watch_changes(self) -> ChangeWatcher:
+        """Start relaying other processes' changes to this process's signals."""
+        watcher = ChangeWatcher(self.db, work=self.work_signal, events=self.events_signal)
+        watcher.start()
+        return watcher
 
     def readiness(self) -> dict[str, Any]:
         try:
@@ -100,7 +118,13 @@ class WorkerHost:
     async def _start_engines(self) -> Worker:
         await asyncio.gather(*(engine.start() for engine in self.engines.values()))
         self.services.engines_ready = True
-        return Worker(self.services.db, self.engines, self.services.settings, work_signal=self.services.work_signal)
+        return Worker(
+            self.services.db,
+            self.engines,
+            self.services.settings,
+            work_signal=self.services.work_signal,
+            events_signal=self.services.events_signal,
+        )
 
     async def stop(self) -> None:
         self.stop_event.set()

@@ -4,9 +4,10 @@ import json
 import threading
 from collections.abc import Callable
 
-from sference_server.domain.states import ItemStatus
+from sference_server.domain.states import ACTIVE_ITEM_STATUSES, ItemStatus
 from sference_server.store import queue
 from sference_server.store.database import Database
+from sference_server.store.tables import items
 from sference_server.timeutil import now
 from support.store import assert_counters_match, batch_row, events, item_rows, seed_batch
 
@@ -156,7 +157,9 @@ def test_cancel_stops_queued_and_running_items(db: Database, make_user: Callable
     batch_id, ids = seed_batch(db, user, 3)
     running = claim(db, limit=1)[0]
     with db.write() as conn:
-        cancelled = queue.cancel_batch_items(conn, batch_id, now=now())
+        cancelled = queue.cancel_items(
+            conn, items.c.batch_id == batch_id, statuses=ACTIVE_ITEM_STATUSES, error="{}", now=now()
+        )
     assert sorted(e.item_id for e in cancelled) == sorted(ids)
     assert record(db, "w1", done(running.id)) == set()
     with db.write() as conn:

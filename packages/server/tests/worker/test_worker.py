@@ -8,9 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sference_server.config import Settings
+from sference_server.domain.states import ACTIVE_ITEM_STATUSES
 from sference_server.engines.echo import EchoEngine
 from sference_server.store import queue
 from sference_server.store.database import Database
+from sference_server.store.tables import items
 from sference_server.timeutil import now
 from sference_server.worker.runner import Worker
 from support.settings import ECHO_MODEL, echo_settings
@@ -104,7 +106,9 @@ def test_an_item_taken_away_is_aborted_and_its_result_discarded(
     def cancel_once_running() -> bool:
         if batch_row(db, batch_id).running_count == 1:
             with db.write() as conn:
-                queue.cancel_batch_items(conn, batch_id, now=now())
+                queue.cancel_items(
+                    conn, items.c.batch_id == batch_id, statuses=ACTIVE_ITEM_STATUSES, error="{}", now=now()
+                )
             return True
         return False
 

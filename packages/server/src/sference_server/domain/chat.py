@@ -59,10 +59,10 @@ def normalise_chat_body(
     """Return ``(chat_body, errors)``; ``chat_body`` is ``None`` when there are errors."""
     errors: list[FieldError] = []
     if not isinstance(body, dict):
-        return None, [FieldError(context, f"must be a JSON object, got {_type_name(body)}")]
+        return None, [FieldError(context, f"the body must be a JSON object, got {_type_name(body)}")]
 
     def err(field: str, message: str) -> None:
-        errors.append(FieldError(f"{context}.{field}" if field else context, message))
+        errors.append(FieldError(f"{context}.{field}" if context and field else field or context, message))
 
     out: dict[str, Any] = {}
     model = body.get("model")
@@ -130,7 +130,7 @@ def _messages(body: dict[str, Any], err: Any) -> list[dict[str, Any]] | None:
         err("", "use either messages (chat) or input (Responses), not both")
         return None
     if not has_messages and not has_input:
-        err("", "body must include a non-empty messages list or Responses API input")
+        err("", "the body must include a non-empty messages list or Responses API input")
         return None
 
     messages: list[dict[str, Any]] = []

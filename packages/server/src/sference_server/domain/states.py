@@ -47,8 +47,33 @@ class ErrorCode(StrEnum):
 
     BATCH_EXPIRED = "batch_expired"
     BATCH_CANCELLED = "batch_cancelled"
+    STREAM_CANCELLED = "stream_cancelled"
+    RESPONSE_CANCELLED = "response_cancelled"
     CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
     INVALID_REQUEST = "invalid_request"
     ENGINE_ERROR = "engine_error"
     WORKER_LOST = "worker_lost"
     MODEL_UNAVAILABLE = "model_unavailable"
+
+
+class StreamStatus(StrEnum):
+    OPEN = "open"
+    CANCELLED = "cancelled"
+    ARCHIVED = "archived"
+
+
+# Which stream statuses each PATCH target may be reached from.
+STREAM_TRANSITIONS = {
+    StreamStatus.CANCELLED: (StreamStatus.OPEN,),
+    StreamStatus.ARCHIVED: (StreamStatus.OPEN, StreamStatus.CANCELLED),
+}
+
+# How an item's status reads through the Responses API.
+RESPONSE_STATUS = {
+    ItemStatus.QUEUED: "in_progress",
+    ItemStatus.RUNNING: "in_progress",
+    ItemStatus.COMPLETED: "completed",
+    ItemStatus.FAILED: "failed",
+    ItemStatus.EXPIRED: "failed",
+    ItemStatus.CANCELLED: "cancelled",
+}

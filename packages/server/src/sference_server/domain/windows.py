@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-BATCH_WINDOWS = {"24h": 24 * 3600.0}
-
-
-def window_seconds(window: str, allowed: dict[str, float]) -> float | None:
-    return allowed.get(window)
+HOUR = 3600.0
+BATCH_WINDOWS = {"24h": 24 * HOUR}
+STREAM_WINDOWS = {"1h": HOUR, "24h": 24 * HOUR}
+RESPONSE_WINDOWS = STREAM_WINDOWS  # metadata.completion_window of a standalone response
+DEFAULT_WINDOW = "24h"

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
 from ..ids import uuid7_after
-from .tables import completion_events
+from .changes import EVENTS_CHANNEL, announce
+from .tables import completion_events, items
 
 _EVENTS_LOCK_KEY = 0x5F3E_0001
 
@@ -24,6 +26,7 @@ class NewEvent:
     item_id: str
     user_id: str
     batch_id: str | None
+    stream_id: str | None
     status: str
 
 
@@ -42,8 +45,51 @@ def append_events(conn: Connection, events: Sequence[NewEvent], now: float) -> N
                 "item_id": event.item_id,
                 "user_id": event.user_id,
                 "batch_id": event.batch_id,
+                "stream_id": event.stream_id,
                 "status": event.status,
                 "created_at": now,
             }
         )
     conn.execute(insert(completion_events), rows)
+    announce(conn, EVENTS_CHANNEL)
+
+
+def read_feed(
+    conn: Connection, *, user_id: str, stream_id: str | None, after: str | None, before: str | None, limit: int
+) -> tuple[list[Any], bool]:
+    """A page of one user's feed (one stream's events, or those of no stream), oldest first.
+
+    With ``after``: the first ``limit`` events after it. Otherwise the newest ``limit`` events
+    (before ``before``, if given). Returns the events joined with their items, and whether more
+    events lie beyond the page in the direction read.
+    """
+    query = (
+        select(
+            completion_events.c.id,
+            completion_events.c.item_id,
+            completion_events.c.batch_id,
+            completion_events.c.stream_id,
+            completion_events.c.status,
+            completion_events.c.created_at,
+            items.c.custom_id,
+            items.c.result,
+            items.c.error,
+            items.c.prompt_tokens,
+            items.c.completion_tokens,
+            items.c.model,
+        )
+        .join(items, items.c.id == completion_events.c.item_id)
+        .where(completion_events.c.user_id == user_id, completion_events.c.stream_id == stream_id)
+    )
+    if after is not None:
+        query = query.where(completion_events.c.id > after)
+    if before is not None:
+        query = query.where(completion_events.c.id < before)
+    newest_first = after is None
+    order = completion_events.c.id.desc() if newest_first else completion_events.c.id
+    rows = list(conn.execute(query.order_by(order).limit(limit + 1)))
+    more = len(rows) > limit
+    page = rows[:limit]
+    if newest_first:
+        page.reverse()
+    return page, more

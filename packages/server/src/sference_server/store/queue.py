@@ -15,14 +15,14 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, select, update
 
 from ..domain.states import COUNTER_COLUMN, ErrorCode, ItemStatus
 from .batches import finish_batches_if_done
 from .events import NewEvent, append_events
-from .tables import batches, items
+from .tables import batches, items, streams
 
 CHUNK = 1000
 
@@ -32,6 +32,7 @@ class ClaimedItem:
     id: str
     user_id: str
     batch_id: str | None
+    stream_id: str | None
     model: str
     body: str
     attempts: int
@@ -60,37 +61,54 @@ def error_json(code: str, message: str) -> str:
     return json.dumps({"code": code, "message": message})
 
 
+class _Owned(Protocol):
+    """A returned item row: the batch or stream it counts towards (either may be None)."""
+
+    batch_id: str | None
+    stream_id: str | None
+
+
 @dataclass
-class _BatchDeltas:
-    """Counter changes per batch, applied in one UPDATE per batch."""
+class _Deltas:
+    """Counter changes per batch and per stream, applied in one UPDATE per row, batches first
+    and each in id order (the lock order)."""
 
-    counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    batches: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    streams: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
-    def move(self, batch_id: str | None, old: ItemStatus, new: ItemStatus, n: int = 1) -> None:
-        if batch_id is None or n == 0:
-            return
-        self.counts[batch_id][COUNTER_COLUMN[old]] -= n
-        self.counts[batch_id][COUNTER_COLUMN[new]] += n
+    def _groups(self, row: _Owned) -> list[Counter[str]]:
+        found = []
+        if row.batch_id is not None:
+            found.append(self.batches[row.batch_id])
+        if row.stream_id is not None:
+            found.append(self.streams[row.stream_id])
+        return found
 
-    def add_tokens(self, batch_id: str | None, prompt: int, completion: int) -> None:
-        if batch_id is not None:
-            self.counts[batch_id]["prompt_tokens"] += prompt
-            self.counts[batch_id]["completion_tokens"] += completion
+    def move(self, row: _Owned, old: ItemStatus, new: ItemStatus) -> None:
+        for counts in self._groups(row):
+            counts[COUNTER_COLUMN[old]] -= 1
+            counts[COUNTER_COLUMN[new]] += 1
+
+    def add_tokens(self, row: _Owned, prompt: int, completion: int) -> None:
+        for counts in self._groups(row):
+            counts["prompt_tokens"] += prompt
+            counts["completion_tokens"] += completion
 
     def apply(self, conn: Connection, now: float, *, started: bool = False) -> list[str]:
-        for batch_id in sorted(self.counts):
-            values: dict[str, Any] = {
-                col: batches.c[col] + delta for col, delta in self.counts[batch_id].items() if delta
-            }
-            values["updated_at"] = now
-            conn.execute(update(batches).where(batches.c.id == batch_id).values(**values))
-            if started:
+        """Write the changes; return the ids of the batches touched."""
+        for table, groups in ((batches, self.batches), (streams, self.streams)):
+            for group_id in sorted(groups):
+                values: dict[str, Any] = {col: table.c[col] + delta for col, delta in groups[group_id].items() if delta}
+                values["updated_at"] = now
+                conn.execute(update(table).where(table.c.id == group_id).values(**values))
+        if started:
+            for batch_id in sorted(self.batches):
                 conn.execute(
                     update(batches)
                     .where(batches.c.id == batch_id, batches.c.status == "pending")
                     .values(status="running", started_at=now)
                 )
-        return sorted(self.counts)
+        return sorted(self.batches)
 
 
 def claim(
@@ -131,15 +149,16 @@ def claim(
             items.c.id,
             items.c.user_id,
             items.c.batch_id,
+            items.c.stream_id,
             items.c.model,
             items.c.body,
             items.c.attempts,
             items.c.deadline,
         )
     ).all()
-    deltas = _BatchDeltas()
+    deltas = _Deltas()
     for row in rows:
-        deltas.move(row.batch_id, ItemStatus.QUEUED, ItemStatus.RUNNING)
+        deltas.move(row, ItemStatus.QUEUED, ItemStatus.RUNNING)
     deltas.apply(conn, now, started=True)
     claimed = [ClaimedItem(**row._mapping) for row in rows]
     claimed.sort(key=lambda c: c.id)
@@ -168,7 +187,7 @@ def record_outcomes(conn: Connection, *, worker_id: str, outcomes: Sequence[Outc
     cancelled, expired or reclaimed meanwhile is not this worker's any more and is left alone."""
     accepted: set[str] = set()
     events: list[NewEvent] = []
-    deltas = _BatchDeltas()
+    deltas = _Deltas()
     guard = and_(
         items.c.id == bindparam("item_id"),
         items.c.status == ItemStatus.RUNNING,
@@ -198,16 +217,16 @@ def record_outcomes(conn: Connection, *, worker_id: str, outcomes: Sequence[Outc
                 "completion_tokens": outcome.completion_tokens,
             }
         row = conn.execute(
-            update(items).where(guard).values(**values).returning(items.c.user_id, items.c.batch_id),
+            update(items).where(guard).values(**values).returning(items.c.user_id, items.c.batch_id, items.c.stream_id),
             {"item_id": outcome.item_id},
         ).first()
         if row is None:
             continue
         accepted.add(outcome.item_id)
-        deltas.move(row.batch_id, ItemStatus.RUNNING, outcome.status)
+        deltas.move(row, ItemStatus.RUNNING, outcome.status)
         if outcome.status != ItemStatus.QUEUED:
-            deltas.add_tokens(row.batch_id, outcome.prompt_tokens, outcome.completion_tokens)
-            events.append(NewEvent(outcome.item_id, row.user_id, row.batch_id, outcome.status))
+            deltas.add_tokens(row, outcome.prompt_tokens, outcome.completion_tokens)
+            events.append(NewEvent(outcome.item_id, row.user_id, row.batch_id, row.stream_id, outcome.status))
     finish_batches_if_done(conn, deltas.apply(conn, now), now)
     append_events(conn, events, now)
     return accepted
@@ -229,15 +248,15 @@ def reclaim_expired_leases(conn: Connection, *, max_attempts: int, now: float) -
     retry = [r.id for r in stale if r.attempts < max_attempts]
     give_up = [r.id for r in stale if r.attempts >= max_attempts]
     guard = (items.c.status == ItemStatus.RUNNING, items.c.lease_expires_at < now)
-    deltas = _BatchDeltas()
+    deltas = _Deltas()
     requeued = conn.execute(
         update(items)
         .where(items.c.id.in_(retry), *guard)
         .values(status=ItemStatus.QUEUED, lease_owner=None, lease_expires_at=None)
-        .returning(items.c.batch_id)
+        .returning(items.c.batch_id, items.c.stream_id)
     ).all()
     for row in requeued:
-        deltas.move(row.batch_id, ItemStatus.RUNNING, ItemStatus.QUEUED)
+        deltas.move(row, ItemStatus.RUNNING, ItemStatus.QUEUED)
     message = f"the worker running this request stopped responding {max_attempts} times; giving up"
     failed = _terminate(
         conn,
@@ -263,7 +282,7 @@ def expire_overdue(conn: Connection, *, now: float) -> int:
         .scalars()
         .all()
     )
-    deltas = _BatchDeltas()
+    deltas = _Deltas()
     message = "the request did not finish within its completion window"
     expired = _terminate(
         conn,
@@ -280,20 +299,19 @@ def expire_overdue(conn: Connection, *, now: float) -> int:
     return len(expired)
 
 
-def cancel_batch_items(conn: Connection, batch_id: str, *, now: float) -> list[NewEvent]:
-    """Cancel every queued or running item of a batch (running ones: the worker's next heartbeat
-    sees the item is no longer its own and aborts the generation). The caller marks the batch
-    cancelled and then appends the returned events."""
+def cancel_items(
+    conn: Connection, scope: ColumnElement[bool], *, statuses: Sequence[ItemStatus], error: str, now: float
+) -> list[NewEvent]:
+    """Cancel the items in ``scope`` (a batch, a stream, one response) that are in ``statuses``.
+
+    A running item's worker sees at its next heartbeat that the item is no longer its own and
+    aborts the generation. The caller updates its batch or stream row, then appends the returned
+    events (the lock order)."""
     events: list[NewEvent] = []
-    error = error_json(ErrorCode.BATCH_CANCELLED, "the batch was cancelled before this request finished")
-    deltas = _BatchDeltas()
-    for old in (ItemStatus.QUEUED, ItemStatus.RUNNING):
+    deltas = _Deltas()
+    for old in statuses:
         while True:
-            ids = (
-                conn.execute(select(items.c.id).where(items.c.batch_id == batch_id, items.c.status == old).limit(CHUNK))
-                .scalars()
-                .all()
-            )
+            ids = conn.execute(select(items.c.id).where(scope, items.c.status == old).limit(CHUNK)).scalars().all()
             if not ids:
                 break
             events += _terminate(
@@ -310,7 +328,7 @@ def _terminate(
     old: ItemStatus,
     new: ItemStatus,
     error: str,
-    deltas: _BatchDeltas,
+    deltas: _Deltas,
     now: float,
 ) -> list[NewEvent]:
     """Move ``ids`` (still in ``old``, per ``guard``) to the terminal ``new``; the caller applies
@@ -321,8 +339,8 @@ def _terminate(
         update(items)
         .where(items.c.id.in_(ids), *guard)  # type: ignore[arg-type]
         .values(status=new, error=error, completed_at=now, lease_owner=None, lease_expires_at=None)
-        .returning(items.c.id, items.c.user_id, items.c.batch_id)
+        .returning(items.c.id, items.c.user_id, items.c.batch_id, items.c.stream_id)
     ).all()
     for row in rows:
-        deltas.move(row.batch_id, old, new)
-    return [NewEvent(r.id, r.user_id, r.batch_id, new) for r in rows]
+        deltas.move(row, old, new)
+    return [NewEvent(r.id, r.user_id, r.batch_id, r.stream_id, new) for r in rows]

@@ -87,6 +87,31 @@ batches = Table(
     Index("ix_batches_user_id", "user_id", "id"),
 )
 
+# A long-lived stream: responses are added to it over time. Counters as for batches.
+streams = Table(
+    "streams",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("window", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("cancelled_at", Float),
+    Column("archived_at", Float),
+    Column("request_count", Integer, nullable=False, server_default=text("0")),
+    Column("queued_count", Integer, nullable=False, server_default=text("0")),
+    Column("running_count", Integer, nullable=False, server_default=text("0")),
+    Column("completed_count", Integer, nullable=False, server_default=text("0")),
+    Column("failed_count", Integer, nullable=False, server_default=text("0")),
+    Column("cancelled_count", Integer, nullable=False, server_default=text("0")),
+    Column("expired_count", Integer, nullable=False, server_default=text("0")),
+    Column("prompt_tokens", BigInteger, nullable=False, server_default=text("0")),
+    Column("completion_tokens", BigInteger, nullable=False, server_default=text("0")),
+    Index("ix_streams_user_id", "user_id", "id"),
+)
+
 # One row per inference request, whatever submitted it (a batch row, a stream item, a response).
 items = Table(
     "items",
@@ -94,6 +119,7 @@ items = Table(
     Column("id", ID, primary_key=True),
     Column("user_id", ID, ForeignKey("users.id"), nullable=False),
     Column("batch_id", ID, ForeignKey("batches.id")),
+    Column("stream_id", ID, ForeignKey("streams.id")),
     Column("row_index", Integer),
     Column("custom_id", String(512)),
     Column("model", String(255), nullable=False),
@@ -112,7 +138,17 @@ items = Table(
     Column("error", Text),
     Column("prompt_tokens", Integer),
     Column("completion_tokens", Integer),
+    Column("metadata", Text),  # a response's metadata, as sent
     Index("uq_items_batch_row", "batch_id", "row_index", unique=True),
+    # Listing responses (standalone, or of one stream), newest first.
+    Index(
+        "ix_items_responses",
+        "user_id",
+        "stream_id",
+        "id",
+        sqlite_where=text("batch_id IS NULL"),
+        postgresql_where=text("batch_id IS NULL"),
+    ),
     # The claim query: queued work of one model, earliest deadline first.
     Index(
         "ix_items_claim",
@@ -152,7 +188,9 @@ completion_events = Table(
     Column("item_id", ID, ForeignKey("items.id"), nullable=False),
     Column("user_id", ID, nullable=False),
     Column("batch_id", ID),
+    Column("stream_id", ID),
     Column("status", String(16), nullable=False),
     Column("created_at", Float, nullable=False),
-    Index("ix_completion_events_user_id", "user_id", "id"),
+    # The feed of one user: standalone responses and batch rows (stream_id NULL), or one stream.
+    Index("ix_completion_events_feed", "user_id", "stream_id", "id"),
 )

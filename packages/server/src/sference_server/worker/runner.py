@@ -60,12 +60,14 @@ class Worker:
         *,
         worker_id: str | None = None,
         work_signal: Signal | None = None,
+        events_signal: Signal | None = None,
     ) -> None:
         self.db = db
         self.engines = dict(engines)
         self.settings = settings
         self.worker_id = worker_id or settings.worker_id or default_worker_id()
         self.work_signal = work_signal
+        self.events_signal = events_signal
         self._inflight: dict[str, _InFlight] = {}
         self._outcomes: asyncio.Queue[queue.Outcome] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -204,6 +206,7 @@ class Worker:
     def _record(self, outcomes: list[queue.Outcome]) -> None:
         with self.db.write() as conn:
             accepted = queue.record_outcomes(conn, worker_id=self.worker_id, outcomes=outcomes, now=now())
+        self._announce_events()
         if len(accepted) < len(outcomes):
             log.info("%d results discarded: their items were cancelled or reclaimed", len(outcomes) - len(accepted))
 
@@ -252,8 +255,13 @@ class Worker:
             if requeued or failed or expired:
                 log.info("sweep: %d requeued, %d failed (worker lost), %d expired", requeued, failed, expired)
                 self._wake.set()
+                self._announce_events()
             if max(requeued + failed, expired) < queue.CHUNK:
                 return
+
+    def _announce_events(self) -> None:
+        if self.events_signal is not None:
+            self.events_signal.fire()
 
     async def _shutdown(self) -> None:
         log.info("worker %s stopping; handing back %d unfinished requests", self.worker_id, len(self._inflight))

@@ -8,16 +8,18 @@ from typing import IO, Any
 
 from ...catalog import ModelCatalog
 from ...config import Settings
-from ...domain.states import TERMINAL_BATCH_STATUSES, BatchStatus, ItemStatus
+from ...domain.states import ACTIVE_ITEM_STATUSES, TERMINAL_BATCH_STATUSES, BatchStatus, ErrorCode, ItemStatus
 from ...domain.windows import BATCH_WINDOWS
 from ...errors import Conflict, NotFound
 from ...ids import uuid7
 from ...notify import Signal
 from ...security.principal import Principal
 from ...store import batches as store
+from ...store.changes import WORK_CHANNEL, announce
 from ...store.database import Database
 from ...store.events import append_events
-from ...store.queue import cancel_batch_items
+from ...store.queue import cancel_items, error_json
+from ...store.tables import items
 from ...timeutil import now
 from .ingest import ParsedBatch, parse_batch
 from .schemas import batch_to_wire, result_row_json
@@ -27,11 +29,14 @@ RESULTS_PAGE = 500
 
 
 class BatchService:
-    def __init__(self, db: Database, settings: Settings, catalog: ModelCatalog, work_signal: Signal) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, catalog: ModelCatalog, work_signal: Signal, events_signal: Signal
+    ) -> None:
         self.db = db
         self.settings = settings
         self.catalog = catalog
         self.work_signal = work_signal
+        self.events_signal = events_signal
 
     def create(self, who: Principal, document: IO[bytes]) -> dict[str, Any]:
         parsed = parse_batch(document, catalog=self.catalog, max_requests=self.settings.max_batch_requests)
@@ -83,6 +88,7 @@ class BatchService:
                     store.insert_items(conn, chunk)
                     chunk = []
             store.insert_items(conn, chunk)
+            announce(conn, WORK_CHANNEL)
             row = store.get_batch(conn, batch_id)
         assert row is not None
         return batch_to_wire(row)
@@ -116,12 +122,20 @@ class BatchService:
         current = now()
         try:
             with self.db.write() as conn:
-                events = cancel_batch_items(conn, batch_id, now=current)
+                events = cancel_items(
+                    conn,
+                    items.c.batch_id == batch_id,
+                    statuses=ACTIVE_ITEM_STATUSES,
+                    now=current,
+                    error=error_json(ErrorCode.BATCH_CANCELLED, "the batch was cancelled before this request finished"),
+                )
                 if not store.mark_cancelled(conn, batch_id, now=current):
                     raise _AlreadyFinished
                 append_events(conn, events, current)
         except _AlreadyFinished:
             pass  # it finished between our read and the write; report how it ended
+        else:
+            self.events_signal.fire()
         return self.get(who, batch_id)
 
     def iter_result_lines(self, batch_id: str) -> Iterator[str]:

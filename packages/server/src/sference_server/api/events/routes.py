@@ -1,0 +1,26 @@
+"""``GET /v1/responses/events``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from ..deps import Reader, ServicesDep
+
+router = APIRouter(prefix="/v1/responses", tags=["events"])
+
+
+@router.get("/events")
+async def list_events(
+    services: ServicesDep,
+    who: Reader,
+    stream_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    starting_after: str | None = None,
+    ending_before: str | None = None,
+    wait_ms: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    return await services.events.wait_for_page(
+        who, stream_id=stream_id, after=starting_after, before=ending_before, limit=limit, wait_ms=wait_ms
+    )
