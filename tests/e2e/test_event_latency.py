@@ -10,6 +10,7 @@ import time
 from datetime import datetime
 
 import httpx
+
 from support.settings import ECHO_MODEL
 
 from .conftest import Start
@@ -18,8 +19,12 @@ KEY = "sk_latency_test_0123456789abcdef"
 
 
 def test_events_cross_processes_quickly(start: Start, database_url: str) -> None:
-    env = {"SFERENCE_DATABASE_URL": database_url, "SFERENCE_ADMIN_API_KEY": KEY,
-           "SFERENCE_MODELS": json.dumps([{"id": ECHO_MODEL, "engine": "echo"}]), "SFERENCE_POLL_SECONDS": "0.05"}
+    env = {
+        "SFERENCE_DATABASE_URL": database_url,
+        "SFERENCE_ADMIN_API_KEY": KEY,
+        "SFERENCE_MODELS": json.dumps([{"id": ECHO_MODEL, "engine": "echo"}]),
+        "SFERENCE_POLL_SECONDS": "0.05",
+    }
     api = start("api", "--port", "0", env=env)
     start("worker", env=env)
     client = httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=30)
@@ -34,8 +39,9 @@ def test_events_cross_processes_quickly(start: Start, database_url: str) -> None
     delays = []
     for i in range(6):
         # The consumer is already waiting when the work is submitted.
-        submit = threading.Timer(0.3, client.post, args=("/v1/responses",), kwargs={
-            "json": {"model": ECHO_MODEL, "input": f"probe {i}"}})
+        submit = threading.Timer(
+            0.3, client.post, args=("/v1/responses",), kwargs={"json": {"model": ECHO_MODEL, "input": f"probe {i}"}}
+        )
         submit.start()
         page = client.get("/v1/responses/events", params={"starting_after": cursor, "wait_ms": 10_000}).json()
         received = time.time()

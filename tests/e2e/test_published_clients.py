@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +129,70 @@ def test_cancel_and_errors(cli: Cli, tmp_path: Path) -> None:
     cli.env["SFERENCE_API_KEY"] = "sk_wrong"
     denied = cli("auth", "me", check=False)
     assert denied.returncode == 1 and "Unauthorized (401)" in denied.stderr
+
+
+def test_seed_stream_and_responses_commands(cli: Cli, tmp_path: Path) -> None:
+    cli.env["SFERENCE_STREAM_CHECKPOINTS"] = str(tmp_path / "checkpoints.json")
+    stream = cli.json("stream", "create", "--name", "my-stream", "--window", "24h")
+    assert stream["status"] == "open" and stream["name"] == "my-stream"
+    assert [s["id"] for s in cli.json("stream", "list")["items"]] == [stream["id"]]
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text("".join(json.dumps({"content": f"Say hello number {i}."}) + "\n" for i in range(3)))
+    second.write_text(
+        json.dumps({"content": "Say thanks."})
+        + "\n"
+        + json.dumps({"input": [{"role": "user", "content": "Say bye."}], "metadata": {"custom_id": "bye"}})
+        + "\n"
+    )
+    submitted = cli.json(
+        "stream", "submit", "--stream-id", stream["id"], "--input-file", str(first), "--model", EMBEDDED
+    )
+    assert submitted["stream_id"] == stream["id"] and submitted["total_items"] == 3
+    assert all(item["status"] == "in_progress" for item in submitted["items"])
+
+    tail_args = [str(cli.bin_dir / "sference"), "responses", "tail", "--stream-id", stream["id"], "--poll-ms", "2000"]
+    events = tail_until(cli, tail_args, 3)
+    # Stopped while waiting for more; what arrives meanwhile is printed by the next run, once.
+    cli.json("stream", "submit", "--stream-id", stream["id"], "--input-file", str(second), "--model", EMBEDDED)
+    events += tail_until(cli, tail_args, 2)
+    assert len({e["completion_id"] for e in events}) == 5
+    assert "bye" in {e["custom_id"] for e in events[3:]}
+    assert all(e["status"] == "completed" and e["result"]["choices"][0]["message"]["content"] for e in events)
+
+    status = cli.json("stream", "status", "--stream-id", stream["id"])
+    assert (status["total_items"], status["completed_items"], status["completion_ratio"]) == (5, 5, 1.0)
+    assert cli.json("stream", "cancel", "--stream-id", stream["id"])["status"] == "cancelled"
+    assert cli.json("stream", "archive", "--stream-id", stream["id"])["status"] == "archived"
+
+    created = json.loads(
+        cli(
+            "responses",
+            "create",
+            "--model",
+            EMBEDDED,
+            "--content",
+            "What is 2+2?",
+            "--wait",
+            "--poll-ms",
+            "200",
+            "--timeout-s",
+            "120",
+        ).stdout
+    )
+    assert created["status"] == "completed" and created["output"][0]["type"] == "output_text"
+    queued = json.loads(cli("responses", "create", "--model", EMBEDDED, "--content", "Say hi.").stdout)
+    result = json.loads(cli("responses", "result", "--id", queued["id"], "--poll-ms", "200").stdout)
+    assert result["status"] == "completed" and result["output"][0]["text"]
+
+
+def tail_until(cli: Cli, args: list[str], n: int) -> list[dict[str, Any]]:
+    """Run ``responses tail`` until it printed ``n`` events and then went quiet; stop it with Ctrl-C."""
+    tail = subprocess.Popen(args, env=cli.env, cwd=cli.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert tail.stdout is not None
+    events = [json.loads(tail.stdout.readline()) for _ in range(n)]
+    time.sleep(1.0)  # it is now waiting on the feed
+    tail.send_signal(signal.SIGINT)
+    rest, err = tail.communicate(timeout=60)
+    assert tail.returncode == 130 and "Interrupted." in err
+    assert rest == ""  # nothing beyond the n events
+    return events

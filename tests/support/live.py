@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ import httpx
 import uvicorn
 
 from sference_server.app import build_app
+from sference_server.net import listening_socket
 from sference_server.services import Services
 
 
@@ -25,9 +25,7 @@ class ThreadServer:
 
     def __init__(self, services: Services, *, run_worker: bool = True) -> None:
         self.services = services
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock = listening_socket("127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         config = uvicorn.Config(build_app(services, run_worker=run_worker), log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)

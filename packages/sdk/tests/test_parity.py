@@ -22,14 +22,17 @@ def test_same_methods_and_signatures() -> None:
     sync, async_ = public_methods(SferenceClient), public_methods(AsyncSferenceClient)
     assert set(sync) == set(async_)
     for name, signature in sync.items():
-        assert str(signature).replace("IO[bytes]", "") == str(async_[name]).replace("IO[bytes]", ""), name
+        assert str(signature) == str(async_[name]).replace("AsyncIterator[", "Iterator["), name
 
 
-def test_async_methods_are_coroutines_except_static_helpers() -> None:
+def test_async_methods_are_awaitable_or_async_iterators_except_static_helpers() -> None:
     for name in public_methods(AsyncSferenceClient):
         member = getattr(AsyncSferenceClient, name)
         static = isinstance(inspect.getattr_static(AsyncSferenceClient, name), staticmethod)
-        assert inspect.iscoroutinefunction(member) != static, name
+        is_async = inspect.iscoroutinefunction(member) or inspect.isasyncgenfunction(member)
+        assert is_async != static, name
+        if inspect.isasyncgenfunction(member):
+            assert inspect.isgeneratorfunction(getattr(SferenceClient, name)), name
 
 
 def test_constructor_arguments_match() -> None:

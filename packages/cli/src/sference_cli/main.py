@@ -9,7 +9,7 @@ import typer
 from sference_sdk import __version__ as sdk_version
 
 from . import __version__
-from .commands import auth, batch
+from .commands import auth, batch, responses, stream
 
 app = typer.Typer(
     help="Command-line interface for the sference batch and stream inference API.",
@@ -19,6 +19,8 @@ app = typer.Typer(
 )
 app.add_typer(auth.app, name="auth")
 app.add_typer(batch.app, name="batch")
+app.add_typer(stream.app, name="stream")
+app.add_typer(responses.app, name="responses")
 
 
 def _version(value: bool) -> None:

@@ -34,3 +34,9 @@ class CompletionWindow(StrEnum):
 
 
 Window = Annotated[CompletionWindow, typer.Option("--window", help="Completion window; only 24h is supported.")]
+StreamId = Annotated[str, typer.Option("--stream-id", help="The stream id.")]
+
+
+class StreamWindow(StrEnum):
+    HOUR = "1h"
+    DAY = "24h"

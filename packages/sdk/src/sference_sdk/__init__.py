@@ -24,8 +24,23 @@ from ._errors import (
 )
 from ._sync import SferenceClient
 from ._version import __version__
+from .checkpoints import clear_checkpoint, load_checkpoint, save_checkpoint
 from .jsonl import JsonlError
-from .models import Batch, BatchList, BatchResultRow, BatchResults, InferenceRequest, LoginResponse, RequestCounts
+from .models import (
+    Batch,
+    BatchList,
+    BatchResultRow,
+    BatchResults,
+    InferenceRequest,
+    LoginResponse,
+    RequestCounts,
+    Response,
+    ResponseList,
+    Stream,
+    StreamEventList,
+    StreamInferenceCompletionEvent,
+    StreamList,
+)
 
 __all__ = [
     "ApiError",
@@ -45,8 +60,17 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestCounts",
+    "Response",
+    "ResponseList",
     "ServerError",
     "SferenceClient",
     "SferenceError",
+    "Stream",
+    "StreamEventList",
+    "StreamInferenceCompletionEvent",
+    "StreamList",
     "__version__",
+    "clear_checkpoint",
+    "load_checkpoint",
+    "save_checkpoint",
 ]

@@ -14,7 +14,18 @@ from . import _core as core
 from ._config import DEFAULT_TIMEOUT, resolve_api_key, resolve_base_url
 from ._version import __version__
 from .jsonl import parse_requests
-from .models import Batch, BatchList, BatchResults, InferenceRequest
+from .models import (
+    Batch,
+    BatchList,
+    BatchResults,
+    InferenceRequest,
+    Response,
+    ResponseList,
+    Stream,
+    StreamEventList,
+    StreamInferenceCompletionEvent,
+    StreamList,
+)
 
 T = TypeVar("T")
 
@@ -72,6 +83,7 @@ class AsyncSferenceClient:
                 call.path,
                 params=call.params,
                 json=call.json,
+                timeout=call.timeout or httpx.USE_CLIENT_DEFAULT,
                 content=_aiter(call.content()) if call.content else None,
             )
             try:
@@ -96,6 +108,22 @@ class AsyncSferenceClient:
             if isinstance(step, core.Sleep):
                 await asyncio.sleep(step.seconds)
                 result = None
+            else:
+                result = await self._run(step)
+
+    async def _walk(self, flow: core.IterFlow) -> AsyncIterator[Any]:
+        """Drive an iterating flow, yielding what it emits."""
+        result: Any = None
+        while True:
+            try:
+                step = flow.send(result)
+            except StopIteration:
+                return
+            result = None
+            if isinstance(step, core.Emit):
+                yield step.value
+            elif isinstance(step, core.Sleep):
+                await asyncio.sleep(step.seconds)
             else:
                 result = await self._run(step)
 
@@ -156,6 +184,116 @@ class AsyncSferenceClient:
         (None: wait as long as it takes). ``on_poll`` sees every batch state fetched."""
         flow = core.wait_for_completion(batch_id, poll_interval=poll_interval, timeout=timeout, on_poll=on_poll)
         return await self._drive(flow)
+
+    # -- streams ---------------------------------------------------------------------------
+
+    async def create_stream(self, name: str, window: str = "24h") -> Stream:
+        return await self._run(core.create_stream(name, window))
+
+    async def list_streams(self) -> StreamList:
+        return await self._run(core.list_streams())
+
+    async def get_stream(self, stream_id: str) -> Stream:
+        return await self._run(core.get_stream(stream_id))
+
+    async def cancel_stream(self, stream_id: str) -> Stream:
+        """Stop taking new items and cancel pending ones; running ones finish."""
+        return await self._run(core.set_stream_status(stream_id, "cancelled"))
+
+    async def archive_stream(self, stream_id: str) -> Stream:
+        """Finalise the stream: it takes no new items."""
+        return await self._run(core.set_stream_status(stream_id, "archived"))
+
+    # -- responses ---------------------------------------------------------------------------
+
+    async def create_response(
+        self,
+        *,
+        model: str,
+        input: str | list[dict[str, Any]],
+        instructions: str | None = None,
+        max_output_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        include_reasoning: bool | None = None,
+        metadata: dict[str, Any] | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> Response:
+        """Queue one request (``metadata.stream_id`` adds it to a stream); it returns at once."""
+        call = core.create_response(
+            model=model,
+            input=input,
+            instructions=instructions,
+            max_output_tokens=max_output_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            include_reasoning=include_reasoning,
+            metadata=metadata,
+            extra_body=extra_body,
+        )
+        return await self._run(call)
+
+    async def get_response(self, response_id: str) -> Response:
+        return await self._run(core.get_response(response_id))
+
+    async def cancel_response(self, response_id: str) -> Response:
+        return await self._run(core.cancel_response(response_id))
+
+    async def list_responses(self, *, limit: int = 100, stream_id: str | None = None) -> ResponseList:
+        return await self._run(core.list_responses(limit=limit, stream_id=stream_id))
+
+    async def wait_for_response(
+        self, response_id: str, poll_interval: float = 0.5, timeout: float | None = 3600.0
+    ) -> Response:
+        """Poll until the response is finished; TimeoutError after ``timeout`` s (None: no limit)."""
+        return await self._drive(core.wait_for_response(response_id, poll_interval=poll_interval, timeout=timeout))
+
+    # -- completion events -------------------------------------------------------------------
+
+    async def list_responses_events(
+        self,
+        *,
+        stream_id: str | None = None,
+        limit: int = 20,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        wait_ms: int = 0,
+    ) -> StreamEventList:
+        """One page of the feed, oldest first (``wait_ms``: wait that long for an event)."""
+        call = core.list_responses_events(
+            stream_id=stream_id,
+            limit=limit,
+            starting_after=starting_after,
+            ending_before=ending_before,
+            wait_ms=wait_ms,
+        )
+        return await self._run(call)
+
+    async def iter_responses_events(
+        self,
+        *,
+        stream_id: str | None = None,
+        consumer_name: str = "default",
+        starting_after: str | None = None,
+        checkpoint: bool = True,
+        from_latest: bool = False,
+        follow: bool = False,
+        wait_ms: int = 25_000,
+    ) -> AsyncIterator[StreamInferenceCompletionEvent]:
+        """Every event once, in completion order, resuming from the consumer's checkpoint
+        (saved after each event). With ``follow`` it keeps waiting for new events."""
+        flow = core.iter_responses_events(
+            base_url=self.base_url,
+            stream_id=stream_id,
+            consumer_name=consumer_name,
+            starting_after=starting_after,
+            checkpoint=checkpoint,
+            from_latest=from_latest,
+            follow=follow,
+            wait_ms=wait_ms,
+        )
+        async for event in self._walk(flow):
+            yield event
 
     # -- files -------------------------------------------------------------------------------
 

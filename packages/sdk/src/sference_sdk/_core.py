@@ -17,11 +17,25 @@ import httpx
 
 from ._errors import ConnectionFailed, api_error
 from ._retry import retry_delay
+from .checkpoints import clear_checkpoint, load_checkpoint, save_checkpoint
 from .jsonl import iter_requests
-from .models import Batch, BatchList, BatchResults, InferenceRequest
+from .models import (
+    Batch,
+    BatchList,
+    BatchResults,
+    InferenceRequest,
+    Response,
+    ResponseList,
+    Stream,
+    StreamEventList,
+    StreamList,
+)
 
 T = TypeVar("T")
 WINDOWS = ("24h",)
+STREAM_WINDOWS = ("1h", "24h")
+MAX_WAIT_MS = 30_000
+FEED_START = ""  # a cursor that sorts before every event id
 
 
 @dataclass(frozen=True)
@@ -34,11 +48,19 @@ class Call[T]:
     json: Any = None
     content: Callable[[], Iterable[bytes]] | None = None  # a streamed body (made fresh per send)
     raw: bool = False  # the answer is bytes to stream, not JSON
+    timeout: float | None = None  # read timeout for this call, when the default is too short
 
 
 @dataclass(frozen=True)
 class Sleep:
     seconds: float
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Hand ``value`` to the caller of an iterating method (the flow then continues)."""
+
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,7 @@ class Attempt:
 
 Step = Call[Any] | Sleep
 Flow = Generator[Step, Any, T]
+IterFlow = Generator[Step | Emit, Any, None]
 SendFlow = Generator[Attempt | Sleep, "httpx.Response | httpx.TransportError", httpx.Response]
 
 
@@ -204,3 +227,147 @@ def wait_for_completion(
         if timeout is not None and clock() - started >= timeout:
             raise TimeoutError(f"batch {batch_id} is still {batch.status} after {timeout:g} s")
         yield Sleep(poll_interval)
+
+
+# -- streams ---------------------------------------------------------------------------------
+
+
+def create_stream(name: str, window: str) -> Call[Stream]:
+    if window not in STREAM_WINDOWS:
+        raise ValueError(f"window must be one of {', '.join(STREAM_WINDOWS)}; got {window!r}")
+    return Call("POST", "/v1/streams", Stream.model_validate, idempotent=False, json={"name": name, "window": window})
+
+
+def list_streams() -> Call[StreamList]:
+    return Call("GET", "/v1/streams", StreamList.model_validate, idempotent=True)
+
+
+def get_stream(stream_id: str) -> Call[Stream]:
+    return Call("GET", f"/v1/streams/{stream_id}", Stream.model_validate, idempotent=True)
+
+
+def set_stream_status(stream_id: str, status: str) -> Call[Stream]:
+    return Call("PATCH", f"/v1/streams/{stream_id}", Stream.model_validate, idempotent=True, json={"status": status})
+
+
+# -- responses -------------------------------------------------------------------------------
+
+
+def create_response(
+    *,
+    model: str,
+    input: str | list[dict[str, Any]],
+    instructions: str | None,
+    max_output_tokens: int | None,
+    temperature: float | None,
+    top_p: float | None,
+    include_reasoning: bool | None,
+    metadata: dict[str, Any] | None,
+    extra_body: dict[str, Any] | None,
+) -> Call[Response]:
+    body: dict[str, Any] = {"model": model, "input": input}
+    optional = {
+        "instructions": instructions,
+        "max_output_tokens": max_output_tokens,
+        "temperature": temperature,
+        "top_p": top_p,
+        "include_reasoning": include_reasoning,
+        "metadata": metadata,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    body.update(extra_body or {})
+    return Call("POST", "/v1/responses", Response.model_validate, idempotent=False, json=body)
+
+
+def get_response(response_id: str) -> Call[Response]:
+    return Call("GET", f"/v1/responses/{response_id}", Response.model_validate, idempotent=True)
+
+
+def cancel_response(response_id: str) -> Call[Response]:
+    return Call("DELETE", f"/v1/responses/{response_id}", Response.model_validate, idempotent=True)
+
+
+def list_responses(*, limit: int, stream_id: str | None) -> Call[ResponseList]:
+    params: dict[str, Any] = {"limit": limit}
+    if stream_id is not None:
+        params["stream_id"] = stream_id
+    return Call("GET", "/v1/responses", ResponseList.model_validate, idempotent=True, params=params)
+
+
+def wait_for_response(
+    response_id: str, *, poll_interval: float, timeout: float | None, clock: Callable[[], float] = time.monotonic
+) -> Flow[Response]:
+    started = clock()
+    while True:
+        response: Response = yield get_response(response_id)
+        if response.is_terminal:
+            return response
+        if timeout is not None and clock() - started >= timeout:
+            raise TimeoutError(f"response {response_id} is still {response.status} after {timeout:g} s")
+        yield Sleep(poll_interval)
+
+
+# -- the completion-events feed --------------------------------------------------------------
+
+
+def list_responses_events(
+    *, stream_id: str | None, limit: int, starting_after: str | None, ending_before: str | None, wait_ms: int
+) -> Call[StreamEventList]:
+    params: dict[str, Any] = {"limit": limit, "wait_ms": wait_ms}
+    for key, value in (("stream_id", stream_id), ("starting_after", starting_after), ("ending_before", ending_before)):
+        if value is not None:
+            params[key] = value
+    return Call(
+        "GET",
+        "/v1/responses/events",
+        StreamEventList.model_validate,
+        idempotent=True,
+        params=params,
+        timeout=min(wait_ms, MAX_WAIT_MS) / 1000 + 15,
+    )
+
+
+def iter_responses_events(
+    *,
+    base_url: str,
+    stream_id: str | None,
+    consumer_name: str,
+    starting_after: str | None,
+    checkpoint: bool,
+    from_latest: bool,
+    follow: bool,
+    wait_ms: int,
+    page_size: int = 100,
+) -> IterFlow:
+    """Events in completion order, each once.
+
+    Starts after ``starting_after``, else after the consumer's checkpoint, else at the newest
+    page (``from_latest``: after the newest event, skipping history). Saves the checkpoint after
+    each event handed out. Stops when the feed is drained, unless ``follow``.
+    """
+    if checkpoint and from_latest:
+        clear_checkpoint(base_url, stream_id, consumer_name)
+    cursor = starting_after
+    if cursor is None and checkpoint and not from_latest:
+        cursor = load_checkpoint(base_url, stream_id, consumer_name)
+    if cursor is None and from_latest:
+        newest: StreamEventList = yield list_responses_events(
+            stream_id=stream_id, limit=1, starting_after=None, ending_before=None, wait_ms=0
+        )
+        # An empty feed: every event from now on is new, so read from the start.
+        cursor = newest.data[-1].completion_id if newest.data else FEED_START
+    while True:
+        page: StreamEventList = yield list_responses_events(
+            stream_id=stream_id,
+            limit=page_size,
+            starting_after=cursor,
+            ending_before=None,
+            wait_ms=wait_ms if follow else 0,
+        )
+        for event in page.data:
+            yield Emit(event)
+            cursor = event.completion_id
+            if checkpoint:
+                save_checkpoint(base_url, stream_id, consumer_name, event.completion_id)
+        if not page.has_more and not follow:
+            return

@@ -3,9 +3,9 @@ are ignored, so newer servers stay readable."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 BatchStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 TERMINAL_BATCH_STATUSES: tuple[BatchStatus, ...] = ("completed", "failed", "cancelled")
@@ -106,3 +106,128 @@ class LoginResponse(BaseModel):
     access_token: str
     token_type: str
     user: dict[str, str]
+
+
+StreamStatus = Literal["open", "cancelled", "archived"]
+StreamWindow = Literal["1h", "24h"]
+
+
+class Stream(BaseModel):
+    """A stream; list items carry the first six fields, details all of them."""
+
+    id: str
+    name: str
+    window: StreamWindow
+    status: StreamStatus
+    created_at: str
+    updated_at: str
+    cancelled_at: str | None = None
+    archived_at: str | None = None
+    total_items: int = 0
+    pending_items: int = 0
+    running_items: int = 0
+    completed_items: int = 0
+    failed_items: int = 0
+    cancelled_items: int = 0
+    completion_ratio: float = 0.0
+    total_prompt_tokens: int = 0
+    total_completion_tokens: int = 0
+    total_tokens: int = 0
+    last_completion_at: str | None = None
+    latest_completion_id: str | None = None
+
+
+class StreamList(BaseModel):
+    items: list[Stream]
+    has_more: bool = False
+    next_before: str | None = None
+
+
+ResponseStatus = Literal["in_progress", "completed", "failed", "cancelled", "incomplete"]
+ReasoningFormat = Literal[
+    "think_tag", "qwen_preamble", "provider_field", "anthropic_thinking", "openai_summary", "unknown"
+]
+
+
+class ResponseOutputText(BaseModel):
+    type: Literal["output_text"]
+    text: str
+
+
+class ResponseOutputReasoning(BaseModel):
+    type: Literal["reasoning"]
+    text: str
+    format: ReasoningFormat = "unknown"
+
+
+ResponseOutputItem = Annotated[ResponseOutputText | ResponseOutputReasoning, Field(discriminator="type")]
+
+
+class ResponseUsage(BaseModel):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class ResponseError(BaseModel):
+    code: str
+    message: str
+
+
+class Response(BaseModel):
+    id: str
+    object: Literal["response"] = "response"
+    created_at: int
+    model: str
+    status: ResponseStatus
+    output: list[ResponseOutputItem] | None = None
+    error: ResponseError | None = None
+    usage: ResponseUsage | None = None
+    completed_at: int | None = None
+    metadata: dict[str, Any] | None = None
+    custom_id: str | None = None
+    stream_id: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status != "in_progress"
+
+    @property
+    def output_text(self) -> str:
+        """The generated text (all ``output_text`` items joined)."""
+        return "".join(item.text for item in self.output or [] if isinstance(item, ResponseOutputText))
+
+
+class ResponseListItem(BaseModel):
+    id: str
+    object: Literal["response"] = "response"
+    created_at: int
+    model: str
+    status: ResponseStatus
+
+
+class ResponseList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ResponseListItem]
+    has_more: bool = False
+
+
+class StreamInferenceCompletionEvent(BaseModel):
+    """One completion on the events feed; ``completion_id`` is the cursor."""
+
+    completion_id: str
+    status: str
+    response_id: str | None = None
+    custom_id: str | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    completed_at: str | None = None
+
+
+class StreamEventList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[StreamInferenceCompletionEvent]
+    has_more: bool

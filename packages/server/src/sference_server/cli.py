@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from . import __version__
 from .bootstrap import BootstrapReport, ensure_admin
 from .config import Settings
 from .errors import ServiceError
+from .net import listening_socket
 from .security.accounts import Accounts
 from .security.keys import DEFAULT_SCOPES
 from .security.passwords import hash_password
@@ -186,10 +186,8 @@ def _run_http(settings: Settings, *, migrate: bool, run_worker: bool, write_cli_
         api_key=settings.admin_api_key.get_secret_value() if settings.admin_api_key else None,
         password_hash=hash_password(password) if password else None,
     )
-    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((settings.host, settings.port))
+        sock = listening_socket(settings.host, settings.port)
     except OSError as exc:
         _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}")
     url = f"http://{_url_host(settings.host)}:{sock.getsockname()[1]}"

@@ -1,0 +1,157 @@
+"""The completion-events feed and the responses API, measured against ``sference-server serve``
+with the real embedded model.
+
+1. Completion-to-event latency seen by a consumer long-polling ``GET /v1/responses/events``
+   (``starting_after`` + ``wait_ms``), against the naive alternative: polling each
+   ``GET /v1/responses/{id}`` every second. Latency = the moment the client holds the result
+   minus the moment the server recorded the completion (same machine clock).
+2. The rate at which ``POST /v1/responses`` accepts requests: one client in sequence (what
+   ``stream submit`` of 0.0.4 does) and 8 concurrent clients, while the engine works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from sference_server.config import EMBEDDED_MODEL_ID
+from support.live import ServerProcess, server_env
+
+KEY = "sk_bench_events_0123456789abcdefgh"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def body(i: int) -> dict[str, Any]:
+    return {
+        "model": EMBEDDED_MODEL_ID,
+        "input": f"Say a short sentence about the number {i}.",
+        "max_output_tokens": 16,
+        "temperature": 0,
+    }
+
+
+def completed_at(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
+
+
+def feed_latency(client: httpx.Client, n: int) -> list[float]:
+    """Submit n responses; a long-polling consumer records when each completion reaches it."""
+    cursor = client.get("/v1/responses/events", params={"limit": 1}).json()["data"]
+    after = cursor[-1]["completion_id"] if cursor else ""
+    delays: list[float] = []
+
+    def consume() -> None:
+        nonlocal after
+        while len(delays) < n:
+            page = client.get(
+                "/v1/responses/events", params={"starting_after": after, "limit": 100, "wait_ms": 20_000}
+            ).json()
+            now = time.time()
+            for event in page["data"]:
+                delays.append(now - completed_at(event["completed_at"]))
+                after = event["completion_id"]
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    for i in range(n):
+        client.post("/v1/responses", json=body(i)).raise_for_status()
+    consumer.join()
+    return delays
+
+
+def polling_latency(client: httpx.Client, n: int, interval: float) -> list[float]:
+    """Submit n responses; poll each one's status every ``interval`` seconds until done."""
+    ids = [client.post("/v1/responses", json=body(i)).raise_for_status().json()["id"] for i in range(n)]
+    delays: dict[str, float] = {}
+    while len(delays) < n:
+        for response_id in ids:
+            if response_id in delays:
+                continue
+            response = client.get(f"/v1/responses/{response_id}").json()
+            if response["status"] != "in_progress":
+                delays[response_id] = time.time() - float(response["completed_at"])
+        time.sleep(interval)
+    return list(delays.values())
+
+
+def accept_rate(url: str, n: int, clients: int) -> float:
+    def submit(count: int) -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60) as client:
+            for i in range(count):
+                client.post("/v1/responses", json=body(i)).raise_for_status()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(submit, [n // clients] * clients))
+    return (n // clients * clients) / (time.perf_counter() - started)
+
+
+def summary(label: str, delays: list[float]) -> str:
+    return (
+        f"  {label:<44} p50 {statistics.median(delays) * 1000:7.1f} ms   "
+        f"p99 {percentile(delays, 0.99) * 1000:7.1f} ms   ({len(delays)} completions)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--responses", type=int, default=200)
+    parser.add_argument("--accept", type=int, default=400)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sference-bench-") as tmp:
+        server = ServerProcess(
+            ["serve", "--port", "0", "--data-dir", str(Path(tmp) / "data"), "--no-write-cli-credentials"],
+            env=server_env(Path(tmp) / "home", SFERENCE_ADMIN_API_KEY=KEY, SFERENCE_LOG_LEVEL="WARNING"),
+            log=Path(tmp) / "serve.log",
+        ).start()
+        try:
+            assert server.url is not None
+            client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+            client.post("/v1/responses", json=body(0)).raise_for_status()  # warm up
+            print(f"1. completion -> consumer latency, {args.responses} responses (max_output_tokens 16)")
+            feed = feed_latency(client, args.responses)
+            polled = polling_latency(client, args.responses, interval=1.0)
+            print(summary("long-polling the events feed", feed))
+            print(summary("polling GET /v1/responses/{id} every 1 s", polled))
+            print(f"  ratio of medians, polling / feed: {statistics.median(polled) / statistics.median(feed):.1f}x")
+            print(f"\n2. POST /v1/responses accept rate, {args.accept} requests, engine busy meanwhile")
+            sequential = accept_rate(server.url, args.accept, 1)
+            concurrent = accept_rate(server.url, args.accept, 8)
+            print(f"  one client, in sequence                      {sequential:8.1f} requests/s")
+            print(f"  8 concurrent clients                         {concurrent:8.1f} requests/s")
+        finally:
+            server.stop()
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "feed_ms": {"p50": statistics.median(feed) * 1000, "p99": percentile(feed, 0.99) * 1000},
+                    "polling_ms": {"p50": statistics.median(polled) * 1000, "p99": percentile(polled, 0.99) * 1000},
+                    "accept_per_s": {"sequential": sequential, "concurrent_8": concurrent},
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+
+
+if __name__ == "__main__":
+    main()
