@@ -125,12 +125,14 @@ def main() -> None:
         try:
             assert server.url is not None
             client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
-            client.post("/v1/responses", json=body(0)).raise_for_status()  # warm up
+            warm = client.post("/v1/responses", json=body(0)).raise_for_status().json()
+            while client.get(f"/v1/responses/{warm['id']}").json()["status"] == "in_progress":
+                time.sleep(0.1)
             print(f"1. completion -> consumer latency, {args.responses} responses (max_output_tokens 16)")
             feed = feed_latency(client, args.responses)
             polled = polling_latency(client, args.responses, interval=1.0)
             print(summary("long-polling the events feed", feed))
-            print(summary("polling GET /v1/responses/{id} every 1 s", polled))
+            print(summary("polling each GET /v1/responses/{id}, 1 s sweeps", polled))
             print(f"  ratio of medians, polling / feed: {statistics.median(polled) / statistics.median(feed):.1f}x")
             print(f"\n2. POST /v1/responses accept rate, {args.accept} requests, engine busy meanwhile")
             sequential = accept_rate(server.url, args.accept, 1)
