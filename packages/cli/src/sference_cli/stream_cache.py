@@ -8,11 +8,10 @@ counts as empty.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+
+from sference_sdk.statefile import read_object, write_object
 
 from .settings import stream_cache_path
 
@@ -25,36 +24,20 @@ def file_key(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _load() -> dict[str, Any]:
-    try:
-        data = json.loads(stream_cache_path().read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _store(data: dict[str, Any]) -> None:
-    path = stream_cache_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(path.name + ".tmp")
-    scratch.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(scratch, path)
-
-
 def lookup(key: str, base_url: str) -> str | None:
-    entry = _load().get(key)
+    entry = read_object(stream_cache_path()).get(key)
     if isinstance(entry, dict) and entry.get("base_url") == base_url and isinstance(entry.get("batch_id"), str):
         return str(entry["batch_id"])
     return None
 
 
 def remember(key: str, batch_id: str, base_url: str) -> None:
-    data = _load()
+    data = read_object(stream_cache_path())
     data[key] = {"batch_id": batch_id, "base_url": base_url, "created_at": datetime.now(UTC).isoformat()}
-    _store(data)
+    write_object(stream_cache_path(), data)
 
 
 def forget(key: str) -> None:
-    data = _load()
+    data = read_object(stream_cache_path())
     if data.pop(key, None) is not None:
-        _store(data)
+        write_object(stream_cache_path(), data)

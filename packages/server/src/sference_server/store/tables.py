@@ -58,6 +58,20 @@ api_keys = Table(
     Column("revoked_at", Float),
 )
 
+
+def outcome_counters() -> list[Column[int]]:
+    """Items per status after they left the queue, and token totals (batches and streams)."""
+    columns: list[Column[int]] = [
+        Column(f"{status}_count", Integer, nullable=False, server_default=text("0"))
+        for status in ("running", "completed", "failed", "cancelled", "expired")
+    ]
+    columns += [
+        Column(name, BigInteger, nullable=False, server_default=text("0"))
+        for name in ("prompt_tokens", "completion_tokens")
+    ]
+    return columns
+
+
 # A batch's counters always equal the COUNT of its items per status: every statement that moves
 # an item between statuses updates them in the same transaction (store/queue.py).
 batches = Table(
@@ -76,13 +90,7 @@ batches = Table(
     Column("cancelled_at", Float),
     Column("request_count", Integer, nullable=False),
     Column("queued_count", Integer, nullable=False),
-    Column("running_count", Integer, nullable=False, server_default=text("0")),
-    Column("completed_count", Integer, nullable=False, server_default=text("0")),
-    Column("failed_count", Integer, nullable=False, server_default=text("0")),
-    Column("cancelled_count", Integer, nullable=False, server_default=text("0")),
-    Column("expired_count", Integer, nullable=False, server_default=text("0")),
-    Column("prompt_tokens", BigInteger, nullable=False, server_default=text("0")),
-    Column("completion_tokens", BigInteger, nullable=False, server_default=text("0")),
+    *outcome_counters(),
     Column("error", Text),
     Index("ix_batches_user_id", "user_id", "id"),
 )
@@ -102,13 +110,7 @@ streams = Table(
     Column("archived_at", Float),
     Column("request_count", Integer, nullable=False, server_default=text("0")),
     Column("queued_count", Integer, nullable=False, server_default=text("0")),
-    Column("running_count", Integer, nullable=False, server_default=text("0")),
-    Column("completed_count", Integer, nullable=False, server_default=text("0")),
-    Column("failed_count", Integer, nullable=False, server_default=text("0")),
-    Column("cancelled_count", Integer, nullable=False, server_default=text("0")),
-    Column("expired_count", Integer, nullable=False, server_default=text("0")),
-    Column("prompt_tokens", BigInteger, nullable=False, server_default=text("0")),
-    Column("completion_tokens", BigInteger, nullable=False, server_default=text("0")),
+    *outcome_counters(),
     Index("ix_streams_user_id", "user_id", "id"),
 )
 

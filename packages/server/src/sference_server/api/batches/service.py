@@ -21,6 +21,7 @@ from ...store.events import append_events
 from ...store.queue import cancel_items, error_json
 from ...store.tables import items
 from ...timeutil import now
+from ..pages import newest_first
 from .ingest import ParsedBatch, parse_batch
 from .schemas import batch_to_wire, result_row_json
 
@@ -103,13 +104,7 @@ class BatchService:
     def list(self, who: Principal, *, limit: int, before: str | None) -> dict[str, Any]:
         with self.db.read() as conn:
             rows = store.list_batches(conn, user_id=who.user_id, limit=limit + 1, before=before)
-        items = [batch_to_wire(r) for r in rows[:limit]]
-        return {
-            "object": "list",
-            "items": items,
-            "has_more": len(rows) > limit,
-            "next_before": items[-1]["id"] if len(rows) > limit else None,
-        }
+        return newest_first(rows, limit, batch_to_wire)
 
     def cancel(self, who: Principal, batch_id: str) -> dict[str, Any]:
         batch = self.get(who, batch_id)

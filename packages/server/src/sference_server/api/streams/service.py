@@ -15,6 +15,7 @@ from ...store.events import append_events
 from ...store.queue import cancel_items, error_json
 from ...store.tables import items
 from ...timeutil import now
+from ..pages import newest_first
 from .schemas import StreamCreate, StreamPatch, stream_detail, stream_summary
 
 CANCELLED_MESSAGE = "the stream was cancelled before this request started"
@@ -52,13 +53,7 @@ class StreamService:
     def list(self, who: Principal, *, limit: int, before: str | None) -> dict[str, Any]:
         with self.db.read() as conn:
             rows = store.list_streams(conn, user_id=who.user_id, limit=limit + 1, before=before)
-        listed = [stream_summary(r) for r in rows[:limit]]
-        return {
-            "object": "list",
-            "items": listed,
-            "has_more": len(rows) > limit,
-            "next_before": listed[-1]["id"] if len(rows) > limit else None,
-        }
+        return newest_first(rows, limit, stream_summary)
 
     def patch(self, who: Principal, stream_id: str, change: StreamPatch) -> dict[str, Any]:
         current = self.get(who, stream_id)
