@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from sference_sdk import clear_checkpoint, load_checkpoint, save_checkpoint
 
 

@@ -9,7 +9,8 @@ from .settings import api_key, base_url
 
 
 def make_client(base_url_option: str | None, *, require_key: bool = True) -> SferenceClient:
-    key = api_key()
+    url = base_url(base_url_option)
+    key = api_key(url)
     if require_key and not key:
         fail(NO_CREDENTIAL)
-    return SferenceClient(base_url=base_url(base_url_option), api_key=key)
+    return SferenceClient(base_url=url, api_key=key)

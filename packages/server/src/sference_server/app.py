@@ -14,8 +14,10 @@ from .api.batches.routes import router as batches_router
 from .api.events.routes import router as events_router
 from .api.health.routes import router as health_router
 from .api.models.routes import router as models_router
+from .api.oauth.routes import router as oauth_router
 from .api.responses.routes import router as responses_router
 from .api.streams.routes import router as streams_router
+from .console import app as console
 from .services import Services, WorkerHost
 
 
@@ -43,6 +45,7 @@ def build_app(services: Services, *, run_worker: bool = False) -> FastAPI:
     routers = (
         health_router,
         auth_router,
+        oauth_router,
         batches_router,
         streams_router,
         events_router,
@@ -51,4 +54,5 @@ def build_app(services: Services, *, run_worker: bool = False) -> FastAPI:
     )
     for router in routers:
         app.include_router(router)
+    console.install(app)
     return app

@@ -18,7 +18,7 @@ from .bootstrap import BootstrapReport, ensure_admin
 from .config import Settings
 from .errors import ServiceError
 from .net import listening_socket
-from .security.accounts import Accounts
+from .security.accounts import Accounts, check_password
 from .security.keys import DEFAULT_SCOPES
 from .security.passwords import hash_password
 from .services import Services, WorkerHost
@@ -179,13 +179,16 @@ def _run_http(settings: Settings, *, migrate: bool, run_worker: bool, write_cli_
     db = _open_store(settings, migrate=migrate)
     services = Services.build(settings, db)
     password = settings.admin_password.get_secret_value() if settings.admin_password else None
-    report = ensure_admin(
-        db,
-        services.accounts,
-        username=settings.admin_username,
-        api_key=settings.admin_api_key.get_secret_value() if settings.admin_api_key else None,
-        password_hash=hash_password(password) if password else None,
-    )
+    try:
+        report = ensure_admin(
+            db,
+            services.accounts,
+            username=settings.admin_username,
+            api_key=settings.admin_api_key.get_secret_value() if settings.admin_api_key else None,
+            password=password,
+        )
+    except ServiceError as exc:
+        _fail(f"SFERENCE_ADMIN_PASSWORD: {exc.detail}")
     try:
         sock = listening_socket(settings.host, settings.port)
     except OSError as exc:
@@ -212,24 +215,30 @@ def _describe_store(settings: Settings) -> str:
 
 
 def _banner(
-    url: str, settings: Settings, report: BootstrapReport | None, *, write_cli_credentials: bool, run_worker: bool
+    url: str, settings: Settings, report: BootstrapReport, *, write_cli_credentials: bool, run_worker: bool
 ) -> None:
-    lines = [f"sference {__version__} listening on {url}", f"  store:  {_describe_store(settings)}"]
+    console = (settings.console_url or url).rstrip("/")
+    lines = [
+        f"sference {__version__} listening on {url}",
+        f"  console: {console}/",
+        f"  store:   {_describe_store(settings)}",
+    ]
     if run_worker:
-        lines.append(f"  models: {', '.join(settings.served_model_ids())}")
-    if report is not None and report.new_key:
-        if report.created_user:
-            lines.append(f"  created admin user {report.username!r}")
-        if report.generated:
-            lines.append(f"  admin API key (shown once): {report.new_key}")
-            if write_cli_credentials:
-                saved = _save_cli_credentials(report.new_key)
-                if saved:
-                    lines.append(f"  saved it to {saved} for the sference CLI")
+        lines.append(f"  models:  {', '.join(settings.served_model_ids())}")
+    if report.created_user:
+        lines.append(f"  created admin user {report.username!r}")
+    if report.new_password:
+        lines.append(f"  admin console password (shown once): {report.new_password}")
+    if report.new_key and report.key_generated:
+        lines.append(f"  admin API key (shown once): {report.new_key}")
+        if write_cli_credentials:
+            saved = _save_cli_credentials(report.new_key)
+            if saved:
+                lines.append(f"  saved it to {saved} for the sference CLI")
     lines += [
         "  use the CLI with:",
         f"    export SFERENCE_BASE_URL={url}",
-        "    sference auth me",
+        "    sference auth me            # or: sference auth login (signs in through the console)",
     ]
     typer.echo("\n".join(lines), err=False)
     sys.stdout.flush()
@@ -259,16 +268,39 @@ def _accounts(data_dir: Path | None, database_url: str | None) -> tuple[Database
 def users_create(
     name: str,
     role: Annotated[str, typer.Option(help="admin or user.")] = "user",
+    password: Annotated[
+        str | None, typer.Option(help="A console password (at least 10 characters); none: API keys only.")
+    ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a user."""
     _, accounts = _accounts(data_dir, database_url)
     try:
-        accounts.create_user(name, role=role)
+        if password is not None:
+            check_password(password)
+        accounts.create_user(name, role=role, password_hash=hash_password(password) if password else None)
     except ServiceError as exc:
         _fail(exc.detail)
     typer.echo(f"Created user {name!r} ({role}). Make a key with: sference-server keys create --user {name}")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    name: str,
+    password: Annotated[str | None, typer.Option(help="The new password (asked for when omitted).")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set a user's console password (and lift a sign-in lock)."""
+    _, accounts = _accounts(data_dir, database_url)
+    if password is None:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        accounts.set_password(accounts.user_id(name), password)
+    except ServiceError as exc:
+        _fail(exc.detail)
+    typer.echo(f"Password of {name!r} set.")
 
 
 @users_app.command("list")

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # The address users reach the console at (behind a proxy); default: the address of the request.
+    console_url: str | None = None
+    # How often a CLI in the device sign-in flow may poll (RFC 8628 "interval").
+    device_poll_seconds: float = 5.0
 
     models: list[ModelSpec] = Field(default_factory=default_models)
 

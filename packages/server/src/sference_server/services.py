@@ -19,6 +19,8 @@ from .engines.base import Engine
 from .engines.registry import build_engine
 from .notify import Signal
 from .security.accounts import Accounts
+from .security.device_flow import DeviceFlow
+from .security.sessions import ConsoleSessions
 from .store.changes import ChangeWatcher
 from .store.database import Database
 from .timeutil import now
@@ -37,6 +39,8 @@ class Services:
     streams: StreamService
     responses: ResponseService
     events: EventService
+    sessions: ConsoleSessions
+    device_flow: DeviceFlow
     work_signal: Signal
     events_signal: Signal
     started_at: float = field(default_factory=now)
@@ -48,11 +52,14 @@ class Services:
         db = db or Database(settings.resolved_database_url())
         catalog = ModelCatalog(settings.models)
         work, events = Signal(), Signal()
+        device_flow = DeviceFlow(db, interval=settings.device_poll_seconds)
         return cls(
             settings=settings,
             db=db,
             catalog=catalog,
-            accounts=Accounts(db),
+            accounts=Accounts(db, device_flow),
+            sessions=ConsoleSessions(db),
+            device_flow=device_flow,
             batches=BatchService(db, settings, catalog, work, events),
             streams=StreamService(db, events),
             responses=ResponseService(db, catalog, work, events),

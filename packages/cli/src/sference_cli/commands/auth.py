@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import webbrowser
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from .. import device as device_flow
 from ..client import make_client
 from ..errors import fail, handled
 from ..options import BaseUrl, Json
 from ..output import print_fields, print_json
-from ..settings import DEFAULT_CONSOLE_URL, save_api_key
+from ..settings import base_url as resolve_base_url
+from ..settings import console_url as console_url_for
+from ..settings import save_api_key, save_credentials
 
 app = typer.Typer(help="Sign in and check who you are.", no_args_is_help=True)
 
@@ -20,9 +24,17 @@ app = typer.Typer(help="Sign in and check who you are.", no_args_is_help=True)
 @handled
 def login(
     api_key: Annotated[str | None, typer.Option("--api-key", help="Store this key instead of asking for one.")] = None,
+    device: Annotated[
+        bool, typer.Option("--device", help="Approve this computer in the console instead of pasting a key.")
+    ] = False,
     console_url: Annotated[
-        str, typer.Option("--console-url", envvar="SFERENCE_CONSOLE_URL", help="The web console for the browser step.")
-    ] = DEFAULT_CONSOLE_URL,
+        str | None,
+        typer.Option(
+            "--console-url",
+            envvar="SFERENCE_CONSOLE_URL",
+            help="The web console (default: the API server itself when self-hosted).",
+        ),
+    ] = None,
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="Print the console URL instead of opening it.")
     ] = False,
@@ -30,23 +42,27 @@ def login(
     base_url: BaseUrl = None,
     as_json: Json = False,
 ) -> None:
-    """Store an API key in ~/.sference/credentials.json (SFERENCE_API_KEY still wins)."""
+    """Store a credential in ~/.sference/credentials.json (SFERENCE_API_KEY still wins).
+
+    Without options: open the console's sign-in page and paste a key created under API keys.
+    --device: approve a code in the console instead; the CLI then refreshes its own token.
+    """
+    api = resolve_base_url(base_url)
+    console = console_url_for(console_url, api)
     if api_key is not None:
         key = api_key.strip()
         if not key:
             fail("Empty --api-key.")
+        path = save_api_key(key)
+    elif device:
+        path = _device_login(api, console, open_browser=not no_browser)
     else:
-        console = console_url.rstrip("/")
-        if no_browser:
-            typer.echo(f"Sign in at {console}/login")
-        else:
-            typer.echo(f"Opening {console}/login in your browser...")
-            webbrowser.open(f"{console}/login")
+        _open(f"{console}/login", open_browser=not no_browser)
         typer.echo(f"After signing in:\n  1. Open {console}/api-keys\n  2. Create an API key\n  3. Paste it below")
         key = typer.prompt("API key", hide_input=True, default="", show_default=False).strip()
         if not key:
             fail("No API key provided.")
-    path = save_api_key(key)
+        path = save_api_key(key)
     typer.echo(f"Credentials saved to {path}")
     if not validate:
         return
@@ -58,6 +74,26 @@ def login(
         typer.echo(f"Authenticated as {me['username']} ({me['role']}).")
     else:
         typer.echo(f"Authenticated. {me}")
+
+
+def _open(url: str, *, open_browser: bool) -> None:
+    if open_browser:
+        typer.echo(f"Opening {url} in your browser...")
+        webbrowser.open(url)
+    else:
+        typer.echo(f"Open {url} in a browser.")
+
+
+def _device_login(api: str, console: str, *, open_browser: bool) -> Path:
+    try:
+        started = device_flow.start(api)
+        approve = f"{console}/device?code={started['user_code']}"
+        _open(approve, open_browser=open_browser)
+        typer.echo(f"Code: {started['user_code']} (check that the console shows the same)\nWaiting for approval...")
+        tokens = device_flow.wait_for_tokens(api, started)
+    except device_flow.DeviceLoginFailed as exc:
+        fail(f"Device sign-in failed: {exc}")
+    return save_credentials(device_flow.credentials(tokens))
 
 
 @app.command()

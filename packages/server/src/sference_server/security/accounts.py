@@ -9,9 +9,12 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from ..ids import uuid7
 from ..store import users as store
+from ..store.console import delete_sessions_of
 from ..store.database import Database
 from ..timeutil import now
+from .device_flow import ACCESS_PREFIX, DeviceFlow
 from .keys import DEFAULT_SCOPES, SCOPES, display_prefix, hash_key, new_key
+from .passwords import hash_password
 from .principal import Principal
 
 ROLES = ("admin", "user")
@@ -28,8 +31,9 @@ class IssuedKey:
 
 
 class Accounts:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, device_flow: DeviceFlow | None = None) -> None:
         self.db = db
+        self.device_flow = device_flow
         self._last_touch: dict[str, float] = {}
 
     def create_user(self, username: str, *, role: str = "user", password_hash: str | None = None) -> str:
@@ -113,6 +117,11 @@ class Accounts:
     def authenticate(self, token: str | None) -> Principal:
         if not token:
             raise Unauthorized("missing API key: send 'Authorization: Bearer sk_...' or 'X-API-Key: sk_...'")
+        if token.startswith(ACCESS_PREFIX) and self.device_flow is not None:
+            principal = self.device_flow.authenticate(token)
+            if principal is None:
+                raise Unauthorized("invalid or expired access token; sign in again (sference auth login)")
+            return principal
         with self.db.read() as conn:
             row = store.key_with_user(conn, hash_key(token))
         current = now()
@@ -135,6 +144,18 @@ class Accounts:
             scopes=frozenset(row.scopes.split()),
         )
 
+    def set_password(self, user_id: str, password: str) -> None:
+        check_password(password)
+        with self.db.write() as conn:
+            store.set_password(conn, user_id, hash_password(password))
+
+    def set_disabled(self, user_id: str, disabled: bool) -> None:
+        """A disabled user's keys, device sign-ins and console sessions stop working at once."""
+        with self.db.write() as conn:
+            store.set_disabled(conn, user_id, now() if disabled else None)
+            if disabled:
+                delete_sessions_of(conn, user_id)
+
     def _touch(self, key_id: str, current: float) -> None:
         """Record last use, at most once a minute per key and process (it is a write)."""
         if current - self._last_touch.get(key_id, 0.0) < _TOUCH_EVERY_SECONDS:
@@ -142,6 +163,14 @@ class Accounts:
         self._last_touch[key_id] = current
         with self.db.write() as conn:
             store.touch_key(conn, key_id, now=current)
+
+
+MIN_PASSWORD = 10
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise BadRequest(f"a password needs at least {MIN_PASSWORD} characters")
 
 
 def require_scope(principal: Principal, scope: str) -> None:

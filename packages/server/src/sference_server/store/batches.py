@@ -100,3 +100,15 @@ def result_rows(conn: Connection, batch_id: str, *, after_index: int, limit: int
             .limit(limit)
         )
     )
+
+
+def problem_rows(conn: Connection, batch_id: str, *, limit: int) -> list[Row[Any]]:
+    """The first rows that failed or expired, in input order (for the console)."""
+    return list(
+        conn.execute(
+            select(items.c.row_index, items.c.custom_id, items.c.status, items.c.error)
+            .where(items.c.batch_id == batch_id, items.c.status.in_((ItemStatus.FAILED, ItemStatus.EXPIRED)))
+            .order_by(items.c.row_index)
+            .limit(limit)
+        )
+    )

@@ -41,6 +41,61 @@ users = Table(
     Column("password_hash", String(255)),
     Column("created_at", Float, nullable=False),
     Column("disabled_at", Float),
+    # Console sign-in throttling: consecutive failures, and the lock they earned.
+    Column("failed_logins", Integer, nullable=False, server_default=text("0")),
+    Column("locked_until", Float),
+)
+
+# A signed-in browser. The cookie holds a random token; only its SHA-256 is stored.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+# RFC 8628 device authorisation: a CLI asks for a code, a signed-in user approves it.
+device_codes = Table(
+    "device_codes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("device_code_hash", String(64), nullable=False, unique=True),
+    Column("user_code", String(16), nullable=False, unique=True),
+    Column("client_id", String(64), nullable=False),
+    Column("label", String(200)),
+    Column("status", String(16), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id")),
+    Column("interval", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("last_polled_at", Float),
+)
+
+# What an approved device holds: a grant, and its access and (rotating) refresh tokens.
+oauth_grants = Table(
+    "oauth_grants",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("client_id", String(64), nullable=False),
+    Column("label", String(200)),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float),
+    Column("revoked_at", Float),
+)
+
+oauth_tokens = Table(
+    "oauth_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("grant_id", ID, ForeignKey("oauth_grants.id"), nullable=False, index=True),
+    Column("kind", String(8), nullable=False),  # access | refresh
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("rotated_at", Float),  # a refresh token that was exchanged
 )
 
 api_keys = Table(

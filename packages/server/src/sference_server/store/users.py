@@ -73,3 +73,19 @@ def key_by_id_or_prefix(conn: Connection, ref: str) -> list[Row[Any]]:
 
 def touch_key(conn: Connection, key_id: str, *, now: float) -> None:
     conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now))
+
+
+def user_by_id(conn: Connection, user_id: str) -> Row[Any] | None:
+    return conn.execute(select(users).where(users.c.id == user_id)).first()
+
+
+def set_password(conn: Connection, user_id: str, password_hash: str) -> None:
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(password_hash=password_hash, failed_logins=0, locked_until=None)
+    )
+
+
+def set_disabled(conn: Connection, user_id: str, disabled_at: float | None) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(disabled_at=disabled_at))

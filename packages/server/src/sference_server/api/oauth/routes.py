@@ -1,0 +1,68 @@
+"""RFC 8628 device sign-in for command lines: ``POST /v1/oauth/device_code`` and ``/token``.
+
+Bodies may be JSON (what sference-cli sends) or form-encoded (the RFC's default); errors are
+RFC 6749 ``{"error", "error_description"}`` with status 400.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from ...security.device_flow import OAuthError
+from ..deps import ServicesDep
+
+router = APIRouter(prefix="/v1/oauth", tags=["oauth"])
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
+        return dict(parse_qsl(raw.decode(errors="replace")))
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise OAuthError("invalid_request", "the body must be JSON or form-encoded") from exc
+    if not isinstance(body, dict):
+        raise OAuthError("invalid_request", "the body must be an object")
+    return body
+
+
+def _error(exc: OAuthError) -> JSONResponse:
+    return JSONResponse(
+        {"error": exc.error, "error_description": exc.description},
+        status_code=400,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.post("/device_code")
+async def device_code(request: Request, services: ServicesDep) -> Any:
+    try:
+        body = await _body(request)
+        console = services.settings.console_url or str(request.base_url)
+        verification = console.rstrip("/") + "/device"
+        label = body.get("device_label")
+        return await anyio.to_thread.run_sync(
+            services.device_flow.start,
+            str(body.get("client_id") or ""),
+            label if isinstance(label, str) else None,
+            verification,
+        )
+    except OAuthError as exc:
+        return _error(exc)
+
+
+@router.post("/token")
+async def token(request: Request, services: ServicesDep) -> Any:
+    try:
+        body = await _body(request)
+        tokens = await anyio.to_thread.run_sync(services.device_flow.exchange, body)
+    except OAuthError as exc:
+        return _error(exc)
+    return JSONResponse(tokens, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,66 @@
+"""Users, for administrators: create, reset a password, disable and enable."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from ..errors import ServiceError
+from ..security.accounts import check_password
+from ..security.passwords import hash_password
+from ..services import Services
+from ..store.users import list_users
+from .auth import Admin, check_csrf
+from .templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _page(
+    request: Request, *, message: str | None = None, error: str | None = None, status_code: int = 200
+) -> Response:
+    services: Services = request.app.state.services
+    with services.db.read() as conn:
+        users = list_users(conn)
+    return render(request, "users.html", status_code=status_code, users=users, message=message, error=error)
+
+
+@router.get("/users")
+def users(request: Request, admin: Admin) -> Response:
+    return _page(request)
+
+
+@router.post("/users")
+async def create_user(request: Request, admin: Admin) -> Response:
+    form = await request.form()
+    check_csrf(admin, form.get("csrf_token"))
+    services: Services = request.app.state.services
+    username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+    role = "admin" if form.get("role") == "admin" else "user"
+    try:
+        check_password(password)
+        services.accounts.create_user(username, role=role, password_hash=hash_password(password))
+    except ServiceError as exc:
+        return _page(request, error=exc.detail, status_code=exc.status_code)
+    return _page(request, message=f"Created {role} {username}.")
+
+
+@router.post("/users/{user_id}/{action}")
+async def change_user(request: Request, user_id: str, action: str, admin: Admin) -> Response:
+    form = await request.form()
+    check_csrf(admin, form.get("csrf_token"))
+    services: Services = request.app.state.services
+    try:
+        if action == "password":
+            services.accounts.set_password(user_id, str(form.get("password", "")))
+            message = "Password changed."
+        elif action in ("disable", "enable"):
+            if user_id == admin.user_id:
+                return _page(request, error="You cannot disable yourself.", status_code=400)
+            services.accounts.set_disabled(user_id, action == "disable")
+            message = "User disabled: their keys and sessions stop working." if action == "disable" else "User enabled."
+        else:
+            return _page(request, error=f"Unknown action {action!r}.", status_code=404)
+    except ServiceError as exc:
+        return _page(request, error=exc.detail, status_code=exc.status_code)
+    return _page(request, message=message)

@@ -1,0 +1,105 @@
+"""Batches and streams: lists, details, progress, cancel, archive, results."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from ..api.streams.schemas import StreamPatch
+from ..domain.states import ACTIVE_BATCH_STATUSES
+from ..errors import Conflict
+from ..services import Services
+from ..store.batches import problem_rows
+from .auth import User, as_principal, check_csrf
+from .templating import render
+
+router = APIRouter(include_in_schema=False)
+
+PROBLEMS_SHOWN = 50
+COMPLETIONS_SHOWN = 20
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+@router.get("/batches")
+def batches(request: Request, user: User, before: str | None = None) -> Response:
+    page = _services(request).batches.list(as_principal(user), limit=50, before=before)
+    live = any(b["status"] in ACTIVE_BATCH_STATUSES for b in page["items"])
+    return render(request, "batches.html", page=page, live=live)
+
+
+@router.get("/batches/{batch_id}")
+def batch(request: Request, batch_id: str, user: User) -> Response:
+    services = _services(request)
+    detail = services.batches.get(as_principal(user), batch_id)
+    with services.db.read() as conn:
+        problems = [
+            {
+                "row": r.row_index,
+                "custom_id": r.custom_id,
+                "status": r.status,
+                "error": json.loads(r.error) if r.error else None,
+            }
+            for r in problem_rows(conn, batch_id, limit=PROBLEMS_SHOWN)
+        ]
+    return render(
+        request, "batch.html", batch=detail, problems=problems, live=detail["status"] in ACTIVE_BATCH_STATUSES
+    )
+
+
+@router.post("/batches/{batch_id}/cancel")
+async def cancel_batch(request: Request, batch_id: str, user: User) -> Response:
+    check_csrf(user, (await request.form()).get("csrf_token"))
+    try:
+        _services(request).batches.cancel(as_principal(user), batch_id)
+    except Conflict:
+        pass  # it finished meanwhile; the page shows how
+    return RedirectResponse(f"/batches/{batch_id}", status_code=303)
+
+
+@router.get("/batches/{batch_id}/results.jsonl")
+def batch_results(request: Request, batch_id: str, user: User) -> StreamingResponse:
+    services = _services(request)
+    services.batches.get(as_principal(user), batch_id)  # 404 unless it is theirs
+    lines = (line.encode() + b"\n" for line in services.batches.iter_result_lines(batch_id))
+    return StreamingResponse(
+        lines,
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="{batch_id}.jsonl"'},
+    )
+
+
+@router.get("/streams")
+def streams(request: Request, user: User, before: str | None = None) -> Response:
+    return render(
+        request, "streams.html", page=_services(request).streams.list(as_principal(user), limit=50, before=before)
+    )
+
+
+@router.get("/streams/{stream_id}")
+def stream(request: Request, stream_id: str, user: User) -> Response:
+    services = _services(request)
+    who = as_principal(user)
+    detail = services.streams.get(who, stream_id)
+    latest: list[dict[str, Any]] = services.events.page(
+        who, stream_id=stream_id, after=None, before=None, limit=COMPLETIONS_SHOWN
+    )["data"][::-1]
+    busy = detail["pending_items"] + detail["running_items"] > 0
+    return render(request, "stream.html", stream=detail, completions=latest, live=busy)
+
+
+@router.post("/streams/{stream_id}/{action}")
+async def change_stream(request: Request, stream_id: str, action: str, user: User) -> Response:
+    check_csrf(user, (await request.form()).get("csrf_token"))
+    if action in ("cancel", "archive"):
+        change = StreamPatch(status="cancelled" if action == "cancel" else "archived")
+        try:
+            _services(request).streams.patch(as_principal(user), stream_id, change)
+        except Conflict:
+            pass
+    return RedirectResponse(f"/streams/{stream_id}", status_code=303)

@@ -1,0 +1,45 @@
+"""Console sessions and sign-in throttling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from .tables import console_sessions, users
+
+
+def insert_session(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(insert(console_sessions), [row])
+
+
+def session_with_user(conn: Connection, token_hash: str, *, now: float) -> Any:
+    return conn.execute(
+        select(console_sessions.c.csrf_token, users.c.id, users.c.username, users.c.role, users.c.disabled_at)
+        .join(users, users.c.id == console_sessions.c.user_id)
+        .where(console_sessions.c.token_hash == token_hash, console_sessions.c.expires_at > now)
+    ).first()
+
+
+def delete_session(conn: Connection, token_hash: str) -> None:
+    conn.execute(delete(console_sessions).where(console_sessions.c.token_hash == token_hash))
+
+
+def delete_sessions_of(conn: Connection, user_id: str) -> None:
+    conn.execute(delete(console_sessions).where(console_sessions.c.user_id == user_id))
+
+
+def delete_expired_sessions(conn: Connection, *, now: float) -> None:
+    conn.execute(delete(console_sessions).where(console_sessions.c.expires_at <= now))
+
+
+def record_failure(conn: Connection, user_id: str, *, locked_until: float | None) -> None:
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(failed_logins=users.c.failed_logins + 1, locked_until=locked_until)
+    )
+
+
+def reset_failures(conn: Connection, user_id: str) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(failed_logins=0, locked_until=None))

@@ -1,0 +1,90 @@
+"""Device codes, grants and tokens of the RFC 8628 device flow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from .tables import device_codes, oauth_grants, oauth_tokens, users
+
+
+def insert_device_code(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(insert(device_codes), [row])
+
+
+def device_by_hash(conn: Connection, device_code_hash: str) -> Any:
+    return conn.execute(select(device_codes).where(device_codes.c.device_code_hash == device_code_hash)).first()
+
+
+def device_by_user_code(conn: Connection, user_code: str) -> Any:
+    return conn.execute(select(device_codes).where(device_codes.c.user_code == user_code)).first()
+
+
+def set_device(conn: Connection, device_id: str, *, expect: str, **values: Any) -> bool:
+    """Guarded: only from status ``expect``."""
+    result = conn.execute(
+        update(device_codes).where(device_codes.c.id == device_id, device_codes.c.status == expect).values(**values)
+    )
+    return result.rowcount == 1
+
+
+def touch_device(conn: Connection, device_id: str, *, now: float) -> None:
+    conn.execute(update(device_codes).where(device_codes.c.id == device_id).values(last_polled_at=now))
+
+
+def insert_grant(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(insert(oauth_grants), [row])
+
+
+def insert_tokens(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    conn.execute(insert(oauth_tokens), rows)
+
+
+def token_with_grant(conn: Connection, token_hash: str) -> Any:
+    return conn.execute(
+        select(
+            oauth_tokens.c.kind,
+            oauth_tokens.c.expires_at,
+            oauth_tokens.c.rotated_at,
+            oauth_grants.c.id.label("grant_id"),
+            oauth_grants.c.client_id,
+            oauth_grants.c.label,
+            oauth_grants.c.revoked_at,
+            users.c.id.label("user_id"),
+            users.c.username,
+            users.c.role,
+            users.c.disabled_at,
+        )
+        .join(oauth_grants, oauth_grants.c.id == oauth_tokens.c.grant_id)
+        .join(users, users.c.id == oauth_grants.c.user_id)
+        .where(oauth_tokens.c.token_hash == token_hash)
+    ).first()
+
+
+def rotate(conn: Connection, token_hash: str, *, now: float) -> bool:
+    """Mark a refresh token used; False when it already was (a replay)."""
+    result = conn.execute(
+        update(oauth_tokens)
+        .where(oauth_tokens.c.token_hash == token_hash, oauth_tokens.c.rotated_at.is_(None))
+        .values(rotated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def revoke_grant(conn: Connection, grant_id: str, *, now: float) -> None:
+    conn.execute(
+        update(oauth_grants)
+        .where(oauth_grants.c.id == grant_id, oauth_grants.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def list_grants(conn: Connection, user_id: str) -> list[Any]:
+    return list(
+        conn.execute(
+            select(oauth_grants)
+            .where(oauth_grants.c.user_id == user_id, oauth_grants.c.revoked_at.is_(None))
+            .order_by(oauth_grants.c.created_at.desc())
+        )
+    )
