@@ -175,3 +175,31 @@ def test_re_encoded_weights_are_made_once_and_answer_well(tmp_path: Path, weight
 def test_unknown_weight_formats_are_refused() -> None:
     with pytest.raises(ValueError, match="weights must be"):
         LlamaCppOptions(weights="q2_k")
+
+
+def test_an_urgent_request_takes_a_busy_slot_and_the_displaced_one_still_finishes() -> None:
+    harness = Harness(LlamaCppOptions(slots=1, ctx_per_slot=512))
+    try:
+
+        async def scenario() -> tuple[ChatResult, ChatResult, ChatResult, list[str]]:
+            order: list[str] = []
+
+            async def run(name: str, request: ChatRequest, urgent: bool) -> ChatResult:
+                result = await harness.engine.generate(request, urgent=urgent)
+                order.append(name)
+                return result
+
+            alone = await harness.engine.generate(ask("Write a story about the sea.", temperature=0, max_tokens=120))
+            long = asyncio.create_task(
+                run("long", ask("Write a story about the sea.", temperature=0, max_tokens=120), False)
+            )
+            await asyncio.sleep(0.3)  # it holds the only slot now
+            quick = await run("quick", ask("Say hi.", temperature=0, max_tokens=3), True)
+            return alone, await long, quick, order
+
+        alone, long, quick, order = harness.run(scenario())
+        assert order == ["quick", "long"]
+        assert quick.completion_tokens == 3
+        assert long.text == alone.text and long.completion_tokens == alone.completion_tokens  # restarted cleanly
+    finally:
+        harness.close()

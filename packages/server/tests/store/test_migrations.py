@@ -10,7 +10,7 @@ from sference_server.store.tables import metadata
 
 def test_migrations_build_exactly_the_declared_schema(db: Database) -> None:
     with db.read() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True}), metadata)
     assert diff == []
 
 

@@ -11,7 +11,7 @@ error saying why (every request failed, or the window ran out before any finishe
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 
 class ItemStatus(StrEnum):
@@ -54,6 +54,14 @@ class ErrorCode(StrEnum):
     ENGINE_ERROR = "engine_error"
     WORKER_LOST = "worker_lost"
     MODEL_UNAVAILABLE = "model_unavailable"
+
+
+class Priority(IntEnum):
+    """Claimed lowest first, then by deadline. Interactive requests (a client waits on the
+    connection) go ahead of queued work, which is ordered earliest deadline first."""
+
+    INTERACTIVE = 0
+    QUEUED = 1
 
 
 class StreamStatus(StrEnum):

@@ -37,7 +37,7 @@ class EchoEngine:
     async def stop(self) -> None:
         return None
 
-    async def generate(self, request: ChatRequest) -> ChatResult:
+    async def generate(self, request: ChatRequest, *, urgent: bool = False) -> ChatResult:
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:

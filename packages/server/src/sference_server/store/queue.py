@@ -37,6 +37,7 @@ class ClaimedItem:
     body: str
     attempts: int
     deadline: float
+    priority: int = 1
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,17 @@ class _Deltas:
 
 
 def claim(
-    conn: Connection, *, worker_id: str, models: Sequence[str], limit: int, lease_seconds: float, now: float
+    conn: Connection,
+    *,
+    worker_id: str,
+    models: Sequence[str],
+    limit: int,
+    lease_seconds: float,
+    now: float,
+    max_priority: int | None = None,
 ) -> list[ClaimedItem]:
-    """Lease up to ``limit`` queued items of ``models``: priority, then earliest deadline first."""
+    """Lease up to ``limit`` queued items of ``models``: priority, then earliest deadline first
+    (only priorities up to ``max_priority``, when given)."""
     if limit <= 0 or not models:
         return []
     pick = (
@@ -128,6 +137,8 @@ def claim(
         .order_by(items.c.priority, items.c.deadline, items.c.id)
         .limit(limit)
     )
+    if max_priority is not None:
+        pick = pick.where(items.c.priority <= max_priority)
     if conn.dialect.name == "postgresql":
         # Materialised, so the locked pick runs exactly once: inlined into the UPDATE, PostgreSQL
         # may rescan it after updating rows and hand out more than ``limit`` items.
@@ -154,6 +165,7 @@ def claim(
             items.c.body,
             items.c.attempts,
             items.c.deadline,
+            items.c.priority,
         )
     ).all()
     deltas = _Deltas()

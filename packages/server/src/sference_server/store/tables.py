@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -182,7 +183,7 @@ items = Table(
     Column("model", String(255), nullable=False),
     Column("body", Text, nullable=False),
     Column("status", String(16), nullable=False),
-    Column("priority", Integer, nullable=False, server_default=text("0")),
+    Column("priority", Integer, nullable=False, server_default=text("1")),  # domain.states.Priority
     Column("deadline", Float, nullable=False),
     Column("not_before", Float, nullable=False, server_default=text("0")),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
@@ -250,4 +251,44 @@ completion_events = Table(
     Column("created_at", Float, nullable=False),
     # The feed of one user: standalone responses and batch rows (stream_id NULL), or one stream.
     Index("ix_completion_events_feed", "user_id", "stream_id", "id"),
+)
+
+
+# Files of the OpenAI-compatible API. Uploads keep their bytes in ``file_chunks`` (so every API
+# process of a deployment can serve them, with no shared disk); a batch's output and error files
+# hold no bytes of their own: their content is made from the batch's items when read.
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(48), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),  # upload | batch_output | batch_error
+    Column("batch_id", ID, ForeignKey("batches.id")),
+    Column("bytes", BigInteger),  # None until known (a batch file's size, once the batch finished)
+    Column("created_at", Float, nullable=False),
+    Column("deleted_at", Float),
+    Index("ix_files_user_id", "user_id", "id"),
+)
+
+file_chunks = Table(
+    "file_chunks",
+    metadata,
+    Column("file_id", String(48), ForeignKey("files.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
+# What the OpenAI Batch API adds to a batch.
+openai_batches = Table(
+    "openai_batches",
+    metadata,
+    Column("batch_id", ID, ForeignKey("batches.id"), primary_key=True),
+    Column("endpoint", String(64), nullable=False),
+    Column("input_file_id", String(48), nullable=False),
+    Column("output_file_id", String(48), nullable=False),
+    Column("error_file_id", String(48), nullable=False),
+    Column("metadata", Text),
+    Column("errors", Text),  # validation errors, for a batch that failed before it started
 )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from ..config import Settings
+from ..domain.states import Priority
 from ..engines.base import ChatRequest, Engine, EngineError
 from ..ids import uuid7
 from ..notify import Signal
@@ -71,12 +72,15 @@ class Worker:
         self._inflight: dict[str, _InFlight] = {}
         self._outcomes: asyncio.Queue[queue.Outcome] = asyncio.Queue()
         self._wake = asyncio.Event()
+        self._new_work = asyncio.Event()  # set by the work signal: maybe an interactive request
+        self._urgent_checked = 0.0
         self._pending_writes = 0
 
     async def run(self, stop: asyncio.Event, *, burst: bool = False) -> None:
         """Work until ``stop`` is set (or, with ``burst``, until the queue is empty)."""
         if self.work_signal is not None:
             self.work_signal.subscribe(self._wake)
+            self.work_signal.subscribe(self._new_work)
         helpers = [
             asyncio.create_task(self._flusher(), name="flusher"),
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
@@ -92,6 +96,7 @@ class Worker:
             await asyncio.gather(*helpers, return_exceptions=True)
             if self.work_signal is not None:
                 self.work_signal.unsubscribe(self._wake)
+                self.work_signal.unsubscribe(self._new_work)
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -117,17 +122,32 @@ class Worker:
             stop_wait.cancel()
 
     async def _claim_for(self, model: str, engine: Engine) -> tuple[int, int]:
+        """Claim interactive work whenever some may have arrived, even beyond the engine's
+        capacity (the engine runs it first); claim queued work to keep the engine full."""
+        if self._look_for_urgent():
+            self._start(engine, await asyncio.to_thread(self._claim, model, engine.capacity, Priority.INTERACTIVE))
         busy = sum(1 for f in self._inflight.values() if f.item.model == model)
         free = engine.capacity - busy
         if free <= 0 or (busy and free < max(1, engine.capacity // 4)):
             return 0, 0
-        claimed = await asyncio.to_thread(self._claim, model, free)
+        claimed = await asyncio.to_thread(self._claim, model, free, None)
+        self._start(engine, claimed)
+        return len(claimed), free
+
+    def _look_for_urgent(self) -> bool:
+        """After a new-work signal, or at least every poll interval."""
+        due = self._new_work.is_set() or now() - self._urgent_checked >= self.settings.poll_seconds
+        if due:
+            self._new_work.clear()
+            self._urgent_checked = now()
+        return due
+
+    def _start(self, engine: Engine, claimed: list[queue.ClaimedItem]) -> None:
         for item in claimed:
             task = asyncio.create_task(self._run_item(item, engine), name=f"item-{item.id}")
             self._inflight[item.id] = _InFlight(item, task, claimed_at=now())
-        return len(claimed), free
 
-    def _claim(self, model: str, limit: int) -> list[queue.ClaimedItem]:
+    def _claim(self, model: str, limit: int, max_priority: int | None) -> list[queue.ClaimedItem]:
         with self.db.write() as conn:
             return queue.claim(
                 conn,
@@ -136,6 +156,7 @@ class Worker:
                 limit=limit,
                 lease_seconds=self.settings.lease_seconds,
                 now=now(),
+                max_priority=max_priority,
             )
 
     async def _drained(self) -> bool:
@@ -154,7 +175,7 @@ class Worker:
         outcome: queue.Outcome | None
         try:
             request = ChatRequest.from_body(json.loads(item.body))
-            result = await engine.generate(request)
+            result = await engine.generate(request, urgent=item.priority == Priority.INTERACTIVE)
             outcome = results.completed(item, result, now())
         except EngineError as exc:
             outcome = results.engine_failure(

@@ -6,8 +6,6 @@ batch leaves nothing behind.
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -15,12 +13,12 @@ from typing import IO, Any
 import ijson
 
 from ...catalog import ModelCatalog
-from ...domain.chat import FieldError, check_limits, normalise_chat_body
+from ...domain.chat import FieldError
 from ...domain.windows import BATCH_WINDOWS
 from ...errors import BadRequest
+from .rows import ParsedBatch, RowChecker, spill_file, spill_row
 
 MAX_REPORTED_ERRORS = 100
-MAX_CUSTOM_ID_LENGTH = 512
 ROW_FIELDS = frozenset({"custom_id", "body", "method", "url"})
 ROW_URLS = ("/v1/chat/completions", "/v1/responses")
 
@@ -45,24 +43,6 @@ class RowError:
             "loc": f"requests[{self.index}]" + (f".{self.error.field}" if self.error.field else ""),
             "message": self.error.message,
         }
-
-
-@dataclass
-class ParsedBatch:
-    window: str
-    model: str
-    count: int
-    rows: IO[str]  # one JSON array [custom_id, chat_body] per line
-
-    def iter_rows(self) -> Iterator[tuple[str | None, str]]:
-        """``(custom_id, chat body as JSON text)`` in input order."""
-        self.rows.seek(0)
-        for line in self.rows:
-            custom_id, body = json.loads(line)
-            yield custom_id, json.dumps(body, separators=(",", ":"))
-
-    def close(self) -> None:
-        self.rows.close()
 
 
 class _Collector:
@@ -90,9 +70,8 @@ def parse_batch(
     """Validate a whole batch document. Raises BadRequest naming every bad row (up to 100)."""
     window = _window(source)
     collector = _Collector()
-    spill = tempfile.TemporaryFile("w+", encoding="utf-8", dir=spill_dir)  # noqa: SIM115 (owned by ParsedBatch)
-    seen: dict[str, int] = {}
-    model: str | None = None
+    checker = RowChecker(catalog, where=lambda index: f"requests[{index}]")
+    spill = spill_file(spill_dir)
     count = 0
     try:
         source.seek(0)
@@ -100,43 +79,21 @@ def parse_batch(
             count = index + 1
             if count > max_requests:
                 raise BadRequest(f"a batch may hold at most {max_requests} requests")
+            body, problems = _validate_row(row, index, checker)
             custom_id = row.get("custom_id") if isinstance(row, dict) else None
-            body, problems = _validate_row(row, index, seen)
-            row_model = _raw_model(row)
-            if row_model is not None:
-                if model is None:
-                    model = row_model
-                    if catalog.limits(model) is None:
-                        problems.append(
-                            FieldError(
-                                "body.model",
-                                f"model {model!r} is not served here; served models: {catalog.describe_served()}",
-                            )
-                        )
-                elif row_model != model:
-                    problems.append(
-                        FieldError(
-                            "body.model",
-                            f"model {row_model!r} differs from {model!r} used by the first row; "
-                            "all rows of a batch must use one model",
-                        )
-                    )
-            limits = catalog.limits(model) if model is not None else None
-            if body is not None and limits is not None:
-                problems += check_limits(body, limits)
             for problem in problems:
                 collector.add(index, custom_id, problem)
             if not collector.total and body is not None:
-                spill.write(json.dumps([custom_id, body], separators=(",", ":")) + "\n")
+                spill_row(spill, custom_id, body)
         if count == 0:
             raise BadRequest("requests must be a non-empty list", extra=[{"loc": "requests", "message": "empty"}])
         collector.raise_if_any()
     except BaseException:
         spill.close()
         raise
-    assert model is not None
+    assert checker.model is not None
     spill.flush()
-    return ParsedBatch(window=window, model=model, count=count, rows=spill)
+    return ParsedBatch(window=window, model=checker.model, count=count, rows=spill)
 
 
 def _window(source: IO[bytes]) -> str:
@@ -164,30 +121,11 @@ def _rows(source: IO[bytes]) -> Iterator[Any]:
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
 
 
-def _raw_model(row: Any) -> str | None:
-    body = row.get("body") if isinstance(row, dict) else None
-    model = body.get("model") if isinstance(body, dict) else None
-    return model if isinstance(model, str) and model.strip() else None
-
-
-def _validate_row(row: Any, index: int, seen: dict[str, int]) -> tuple[dict[str, Any] | None, list[FieldError]]:
+def _validate_row(row: Any, index: int, checker: RowChecker) -> tuple[dict[str, Any] | None, list[FieldError]]:
     if not isinstance(row, dict):
         return None, [FieldError("", "each request must be an object with custom_id and body")]
     problems = [FieldError(key, "unknown field (expected custom_id and body)") for key in row if key not in ROW_FIELDS]
-    custom_id = row.get("custom_id")
-    if custom_id is not None:
-        if not isinstance(custom_id, str):
-            problems.append(FieldError("custom_id", "must be a string or null"))
-        elif len(custom_id) > MAX_CUSTOM_ID_LENGTH:
-            problems.append(FieldError("custom_id", f"must be at most {MAX_CUSTOM_ID_LENGTH} characters"))
-        elif custom_id in seen:
-            problems.append(
-                FieldError(
-                    "custom_id", f"duplicate custom_id {custom_id!r} (first used by requests[{seen[custom_id]}])"
-                )
-            )
-        else:
-            seen[custom_id] = index
+    problems += checker.custom_id(index, row.get("custom_id"))
     if "url" in row and row["url"] not in ROW_URLS:
         problems.append(FieldError("url", f"must be one of {', '.join(ROW_URLS)}"))
     if "method" in row and row["method"] != "POST":
@@ -195,5 +133,5 @@ def _validate_row(row: Any, index: int, seen: dict[str, int]) -> tuple[dict[str,
     if "body" not in row:
         problems.append(FieldError("body", "is required"))
         return None, problems
-    body, body_problems = normalise_chat_body(row["body"], context="body")
+    body, body_problems = checker.body(row["body"])
     return body, problems + body_problems

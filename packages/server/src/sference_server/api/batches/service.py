@@ -22,7 +22,8 @@ from ...store.queue import cancel_items, error_json
 from ...store.tables import items
 from ...timeutil import now
 from ..pages import newest_first
-from .ingest import ParsedBatch, parse_batch
+from .ingest import parse_batch
+from .rows import ParsedBatch
 from .schemas import batch_to_wire, result_row_json
 
 INSERT_CHUNK = 2000

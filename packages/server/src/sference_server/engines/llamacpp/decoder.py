@@ -39,6 +39,7 @@ class Job:
     sampler: int | None  # a llama.cpp sampler chain, or None for greedy
     on_done: Callable[[ChatResult | EngineError], None]
     cancelled: bool = False
+    urgent: bool = False
     # Decoder state.
     pending: list[int] = field(default_factory=list)  # prompt tokens not yet in the KV cache
     cached: int = 0
@@ -90,9 +91,15 @@ class BatchDecoder:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: Job, *, urgent: bool = False) -> None:
+        """Queue a job; an urgent one goes ahead of the others (and may take a running one's slot)."""
+        job.urgent = urgent
         with self._cond:
-            self._queue.append(job)
+            if urgent:
+                position = sum(1 for queued in self._queue if queued.urgent)
+                self._queue.insert(position, job)
+            else:
+                self._queue.append(job)
             self._cond.notify()
 
     def cancel(self, job: Job) -> None:
@@ -138,13 +145,20 @@ class BatchDecoder:
             if slot.job is not None and slot.job.cancelled:
                 self._release(slot)
         free = [slot for slot in self.slots if slot.job is None]
-        while free:
+        while True:
             with self._cond:
-                if not self._queue:
+                if not self._queue or not (free or self._queue[0].urgent):
                     return
                 job = self._queue.popleft()
             if job.cancelled:
                 continue
+            if not free:  # an urgent job and every slot busy: take the youngest queued job's slot
+                victim = self._youngest_preemptible()
+                if victim is None:
+                    with self._cond:
+                        self._queue.appendleft(job)
+                    return
+                free.append(victim)
             slot = max(free, key=lambda s: _common_prefix(s.kv, job.prompt))
             free.remove(slot)
             keep = min(_common_prefix(slot.kv, job.prompt), len(job.prompt) - 1)
@@ -153,6 +167,25 @@ class BatchDecoder:
             job.cached = keep
             job.pending = job.prompt[keep:]
             slot.job = job
+
+    def _youngest_preemptible(self) -> _Slot | None:
+        """Stop the non-urgent job that has generated least, put it back at the head of the
+        queue (it starts over, mostly from cached prompt), and return its slot."""
+        running = [slot for slot in self.slots if slot.job is not None and not slot.job.urgent]
+        if not running:
+            return None
+        slot = min(running, key=lambda s: s.job.generated if s.job else 0)
+        victim = slot.job
+        assert victim is not None
+        slot.job = None
+        victim.generated, victim.next_token, victim.pending = 0, None, []
+        victim.text.clear()
+        if victim.sampler is not None:
+            llama.llama_sampler_reset(victim.sampler)
+        with self._cond:
+            position = sum(1 for queued in self._queue if queued.urgent)
+            self._queue.insert(position, victim)
+        return slot
 
     def _step(self) -> None:
         n = 0

@@ -67,7 +67,7 @@ class LlamaCppEngine:
             self._model.close()
             self._model = None
 
-    async def generate(self, request: ChatRequest) -> ChatResult:
+    async def generate(self, request: ChatRequest, *, urgent: bool = False) -> ChatResult:
         if self._model is None or self._decoder is None:
             raise EngineError("engine_not_ready", "the llama.cpp engine is not started", transient=True)
         job = self._job(request)
@@ -78,7 +78,7 @@ class LlamaCppEngine:
             loop.call_soon_threadsafe(_settle, future, outcome)
 
         job.on_done = deliver
-        self._decoder.submit(job)
+        self._decoder.submit(job, urgent=urgent)
         try:
             return await future
         except asyncio.CancelledError:

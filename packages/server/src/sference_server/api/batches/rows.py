@@ -1,0 +1,90 @@
+"""The checks every batch row passes, whichever API sent it (sference's inline batches or an
+OpenAI batch input file), and where accepted rows wait until the whole batch is validated."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from ...catalog import ModelCatalog
+from ...domain.chat import FieldError, check_limits, normalise_chat_body
+
+MAX_CUSTOM_ID_LENGTH = 512
+
+
+class RowChecker:
+    """One model for the whole batch (served here), unique custom_ids, a valid body."""
+
+    def __init__(self, catalog: ModelCatalog, *, where: Callable[[int], str]) -> None:
+        self.catalog = catalog
+        self.model: str | None = None
+        self._seen: dict[str, int] = {}
+        self._where = where  # how a row is named in messages: "requests[3]", "line 4"
+
+    def custom_id(self, index: int, custom_id: Any, *, required: bool = False) -> list[FieldError]:
+        if custom_id is None:
+            return [FieldError("custom_id", "is required")] if required else []
+        if not isinstance(custom_id, str):
+            return [FieldError("custom_id", "must be a string" + ("" if required else " or null"))]
+        if len(custom_id) > MAX_CUSTOM_ID_LENGTH:
+            return [FieldError("custom_id", f"must be at most {MAX_CUSTOM_ID_LENGTH} characters")]
+        if custom_id in self._seen:
+            first = self._where(self._seen[custom_id])
+            return [FieldError("custom_id", f"duplicate custom_id {custom_id!r} (first used by {first})")]
+        self._seen[custom_id] = index
+        return []
+
+    def body(self, raw: Any) -> tuple[dict[str, Any] | None, list[FieldError]]:
+        chat, problems = normalise_chat_body(raw, context="body")
+        model = raw.get("model") if isinstance(raw, dict) else None
+        if isinstance(model, str) and model.strip():
+            if self.model is None:
+                self.model = model
+                if self.catalog.limits(model) is None:
+                    served = self.catalog.describe_served()
+                    problems.append(
+                        FieldError("body.model", f"model {model!r} is not served here; served models: {served}")
+                    )
+            elif model != self.model:
+                problems.append(
+                    FieldError(
+                        "body.model",
+                        f"model {model!r} differs from {self.model!r} used by the first row; "
+                        "all rows of a batch must use one model",
+                    )
+                )
+        limits = self.catalog.limits(self.model) if self.model is not None else None
+        if chat is not None and limits is not None:
+            problems += check_limits(chat, limits)
+        return (chat if not problems else None), problems
+
+
+@dataclass
+class ParsedBatch:
+    """Validated rows, spilled to a temporary file (one JSON array ``[custom_id, body]`` a line)."""
+
+    window: str
+    model: str
+    count: int
+    rows: IO[str]
+
+    def iter_rows(self) -> Iterator[tuple[str | None, str]]:
+        """``(custom_id, chat body as JSON text)`` in input order."""
+        self.rows.seek(0)
+        for line in self.rows:
+            custom_id, body = json.loads(line)
+            yield custom_id, json.dumps(body, separators=(",", ":"))
+
+    def close(self) -> None:
+        self.rows.close()
+
+
+def spill_file(spill_dir: str | None = None) -> IO[str]:
+    return tempfile.TemporaryFile("w+", encoding="utf-8", dir=spill_dir)
+
+
+def spill_row(spill: IO[str], custom_id: str | None, body: dict[str, Any]) -> None:
+    spill.write(json.dumps([custom_id, body], separators=(",", ":")) + "\n")
