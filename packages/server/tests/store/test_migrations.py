@@ -10,7 +10,8 @@ from sference_server.store.tables import metadata
 
 def test_migrations_build_exactly_the_declared_schema(db: Database) -> None:
     with db.read() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True}), metadata)
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        diff = compare_metadata(context, metadata)
     assert diff == []
 
 
