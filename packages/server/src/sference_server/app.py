@@ -15,6 +15,7 @@ from .api.events.routes import router as events_router
 from .api.health.routes import router as health_router
 from .api.models.routes import router as models_router
 from .api.oauth.routes import router as oauth_router
+from .api.openai.routes import router as openai_router
 from .api.responses.routes import router as responses_router
 from .api.streams.routes import router as streams_router
 from .console import app as console
@@ -51,6 +52,7 @@ def build_app(services: Services, *, run_worker: bool = False) -> FastAPI:
         events_router,
         responses_router,
         models_router,
+        openai_router,
     )
     for router in routers:
         app.include_router(router)

@@ -79,7 +79,9 @@ class Settings(BaseSettings):
     # Ingest limits.
     max_batch_bytes: int = 2 * 1024**3
     max_batch_requests: int = 1_000_000
-    max_request_bytes: int = 8 * 1024**2
+    max_request_bytes: int = 8 * 1024**2  # any other JSON body (POST /v1/responses, ...)
+    # How long a blocking request (chat completions, responses) may wait for its answer.
+    interactive_timeout_seconds: float = 600.0
 
     @field_validator("database_url")
     @classmethod

@@ -11,6 +11,9 @@ from sqlalchemy import text
 
 from .api.batches.service import BatchService
 from .api.events.service import EventService
+from .api.openai.batches import OpenAIBatches
+from .api.openai.files import FileService
+from .api.openai.interactive import Interactive
 from .api.responses.service import ResponseService
 from .api.streams.service import StreamService
 from .catalog import ModelCatalog
@@ -39,6 +42,9 @@ class Services:
     streams: StreamService
     responses: ResponseService
     events: EventService
+    files: FileService
+    openai_batches: OpenAIBatches
+    interactive: Interactive
     sessions: ConsoleSessions
     device_flow: DeviceFlow
     work_signal: Signal
@@ -53,6 +59,7 @@ class Services:
         catalog = ModelCatalog(settings.models)
         work, events = Signal(), Signal()
         device_flow = DeviceFlow(db, interval=settings.device_poll_seconds)
+        batches = BatchService(db, settings, catalog, work, events)
         return cls(
             settings=settings,
             db=db,
@@ -60,10 +67,13 @@ class Services:
             accounts=Accounts(db, device_flow),
             sessions=ConsoleSessions(db),
             device_flow=device_flow,
-            batches=BatchService(db, settings, catalog, work, events),
+            batches=batches,
             streams=StreamService(db, events),
             responses=ResponseService(db, catalog, work, events),
             events=EventService(db, events),
+            files=FileService(db, settings.max_batch_bytes),
+            openai_batches=OpenAIBatches(db, settings, catalog, batches),
+            interactive=Interactive(db, catalog, work, events, settings.interactive_timeout_seconds),
             work_signal=work,
             events_signal=events,
         )

@@ -23,28 +23,57 @@ def error_response(
     )
 
 
+OPENAI_PREFIX = "/openai/"
+API_PREFIXES = ("/v1/", OPENAI_PREFIX, "/static/")
+OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def render(
+    request: Request, status_code: int, detail: str, extra: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The error body of the surface the request came in on: OpenAI's under /openai/, ours elsewhere."""
+    if not request.url.path.startswith(OPENAI_PREFIX):
+        return error_response(status_code, detail, extra, headers)
+    first = extra[0] if isinstance(extra, list) and extra and isinstance(extra[0], dict) else {}
+    error = {
+        "message": detail,
+        "type": OPENAI_TYPES.get(status_code, "server_error" if status_code >= 500 else "invalid_request_error"),
+        "param": first.get("loc"),
+        "code": first.get("message") if status_code == 404 or first.get("message") == "model_not_found" else None,
+    }
+    return JSONResponse({"error": error}, status_code=status_code, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> Response:
         page = getattr(request.app.state, "error_page", None)
-        if page is not None and not request.url.path.startswith("/v1/"):
+        if page is not None and not request.url.path.startswith(API_PREFIXES):
             return page(request, exc)  # type: ignore[no-any-return]
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return error_response(exc.status_code, exc.detail, exc.extra, headers)
+        return render(request, exc.status_code, exc.detail, exc.extra, headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
             {"loc": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()
         ]
         detail = "; ".join(f"{p['loc']}: {p['message']}" for p in problems) or "invalid request"
-        return error_response(400, detail, problems)
+        return render(request, 400, detail, problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail), None, getattr(exc, "headers", None))
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return render(request, exc.status_code, str(exc.detail), None, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal server error; the server log has the details")
+        return render(request, 500, "internal server error; the server log has the details")

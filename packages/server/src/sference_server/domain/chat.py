@@ -54,7 +54,7 @@ class Limits:
 
 
 def normalise_chat_body(
-    body: Any, *, context: str = "body", allow_background: bool = False
+    body: Any, *, context: str = "body", allow_background: bool = False, allow_stream: bool = False
 ) -> tuple[dict[str, Any] | None, list[FieldError]]:
     """Return ``(chat_body, errors)``; ``chat_body`` is ``None`` when there are errors."""
     errors: list[FieldError] = []
@@ -73,7 +73,7 @@ def normalise_chat_body(
 
     if body.get("background") and not allow_background:
         err("background", "background is not supported in batch request bodies")
-    if body.get("stream"):
+    if body.get("stream") and not allow_stream:
         err("stream", "streaming is not supported here; remove stream or set it to false")
 
     messages = _messages(body, err)
@@ -92,6 +92,7 @@ def normalise_chat_body(
 
 _KNOWN_FIELDS = frozenset(
     {
+        "stream_options",
         "model",
         "messages",
         "input",

@@ -287,8 +287,8 @@ openai_batches = Table(
     Column("batch_id", ID, ForeignKey("batches.id"), primary_key=True),
     Column("endpoint", String(64), nullable=False),
     Column("input_file_id", String(48), nullable=False),
-    Column("output_file_id", String(48), nullable=False),
-    Column("error_file_id", String(48), nullable=False),
+    Column("output_file_id", String(48)),  # made when the batch finishes
+    Column("error_file_id", String(48)),  # made when it finishes with rows that did not complete
     Column("metadata", Text),
     Column("errors", Text),  # validation errors, for a batch that failed before it started
 )

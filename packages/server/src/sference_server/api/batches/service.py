@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
+
+from sqlalchemy import Connection
 
 from ...catalog import ModelCatalog
 from ...config import Settings
@@ -43,14 +45,15 @@ class BatchService:
     def create(self, who: Principal, document: IO[bytes]) -> dict[str, Any]:
         parsed = parse_batch(document, catalog=self.catalog, max_requests=self.settings.max_batch_requests)
         try:
-            created = self._insert(who, parsed)
+            return batch_to_wire(self.insert(who, parsed))
         finally:
             parsed.close()
-        self.work_signal.fire()
-        return created
 
-    def _insert(self, who: Principal, parsed: ParsedBatch) -> dict[str, Any]:
-        """Insert the batch and its items in one transaction; return the batch as accepted."""
+    def insert(
+        self, who: Principal, parsed: ParsedBatch, *, also: Callable[[Connection, str], None] | None = None
+    ) -> Any:
+        """Insert the batch and its items in one transaction (``also`` adds to it); return the
+        batch row as accepted, and wake the workers."""
         batch_id = uuid7()
         accepted = now()
         deadline = accepted + BATCH_WINDOWS[parsed.window]
@@ -90,10 +93,13 @@ class BatchService:
                     store.insert_items(conn, chunk)
                     chunk = []
             store.insert_items(conn, chunk)
+            if also is not None:
+                also(conn, batch_id)
             announce(conn, WORK_CHANNEL)
             row = store.get_batch(conn, batch_id)
         assert row is not None
-        return batch_to_wire(row)
+        self.work_signal.fire()
+        return row
 
     def get(self, who: Principal, batch_id: str) -> dict[str, Any]:
         with self.db.read() as conn:

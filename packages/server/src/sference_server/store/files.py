@@ -1,0 +1,91 @@
+"""Files of the OpenAI-compatible API: rows, and the bytes of uploads in chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from .database import Database
+from .tables import file_chunks, files, openai_batches
+
+CHUNK_BYTES = 1024 * 1024
+
+
+def insert_file(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(insert(files), [row])
+
+
+def insert_chunk(conn: Connection, file_id: str, seq: int, data: bytes) -> None:
+    conn.execute(insert(file_chunks), [{"file_id": file_id, "seq": seq, "data": data}])
+
+
+def get_file(conn: Connection, file_id: str, *, user_id: str) -> Any:
+    return conn.execute(
+        select(files).where(files.c.id == file_id, files.c.user_id == user_id, files.c.deleted_at.is_(None))
+    ).first()
+
+
+def list_files(
+    conn: Connection, *, user_id: str, purpose: str | None, after: str | None, limit: int, newest_first: bool
+) -> list[Any]:
+    query = select(files).where(files.c.user_id == user_id, files.c.deleted_at.is_(None))
+    if purpose is not None:
+        query = query.where(files.c.purpose == purpose)
+    if after is not None:
+        query = query.where(files.c.id < after if newest_first else files.c.id > after)
+    return list(conn.execute(query.order_by(files.c.id.desc() if newest_first else files.c.id).limit(limit)))
+
+
+def delete_file(conn: Connection, file_id: str, *, now: float) -> None:
+    conn.execute(update(files).where(files.c.id == file_id).values(deleted_at=now))
+    conn.execute(delete(file_chunks).where(file_chunks.c.file_id == file_id))
+
+
+def set_size(conn: Connection, file_id: str, size: int) -> None:
+    conn.execute(update(files).where(files.c.id == file_id).values(bytes=size))
+
+
+def iter_chunks(db: Database, file_id: str) -> Iterator[bytes]:
+    """The bytes of an upload, one chunk per read transaction (flat memory)."""
+    seq = -1
+    while True:
+        with db.read() as conn:
+            row = conn.execute(
+                select(file_chunks.c.seq, file_chunks.c.data)
+                .where(file_chunks.c.file_id == file_id, file_chunks.c.seq > seq)
+                .order_by(file_chunks.c.seq)
+                .limit(1)
+            ).first()
+        if row is None:
+            return
+        seq = row.seq
+        yield bytes(row.data)
+
+
+def iter_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Lines across chunk boundaries (without their line ends)."""
+    rest = b""
+    for chunk in chunks:
+        rest += chunk
+        *lines, rest = rest.split(b"\n")
+        yield from lines
+    if rest:
+        yield rest
+
+
+def insert_openai_batch(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(insert(openai_batches), [row])
+
+
+def openai_batch(conn: Connection, batch_id: str) -> Any:
+    return conn.execute(select(openai_batches).where(openai_batches.c.batch_id == batch_id)).first()
+
+
+def batch_of_file(conn: Connection, file_id: str) -> Any:
+    return conn.execute(
+        select(openai_batches).where(
+            (openai_batches.c.output_file_id == file_id) | (openai_batches.c.error_file_id == file_id)
+        )
+    ).first()
