@@ -7,6 +7,11 @@ a new request joins as soon as a slot frees instead of waiting for the whole gro
 goes to the free slot whose cached tokens share the longest prefix with its prompt; the shared
 part (the chat template's system prompt, a common instruction) stays in the cache and only the
 rest is computed.
+
+Urgent jobs (a client waits on the connection) go to the head of the queue, take the slot of the
+youngest other job when every slot is busy (that job starts over later, mostly from cached
+prompt), and while any of them runs the other sequences pause, so an urgent answer comes about as
+fast as on an idle engine.
 """
 
 from __future__ import annotations
@@ -188,16 +193,21 @@ class BatchDecoder:
         return slot
 
     def _step(self) -> None:
+        # While an urgent job runs, the others wait (keeping their place and cache): a step then
+        # costs what one short sequence costs, not what a full batch of them does.
+        active = [slot for slot in self.slots if slot.job is not None]
+        if any(slot.job is not None and slot.job.urgent for slot in active):
+            active = [slot for slot in active if slot.job is not None and slot.job.urgent]
         n = 0
         outputs: list[tuple[_Slot, int]] = []  # (slot, batch index) of rows with logits
-        for slot in self.slots:  # running sequences: one token each
+        for slot in active:  # running sequences: one token each
             job = slot.job
             if job is None or job.next_token is None:
                 continue
             n = self._put(n, slot, job.next_token, logits=True)
             outputs.append((slot, n - 1))
             job.next_token = None
-        for slot in self.slots:  # then prompt prefill, within the batch budget
+        for slot in active:  # then prompt prefill, within the batch budget
             job = slot.job
             if job is None or not job.pending or n >= self.batch_tokens:
                 continue
