@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -24,11 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _service import start_service
 
 from sference_server.config import EMBEDDED_MODEL_ID
-from support.live import ServerProcess, server_env
 
 KEY = "sk_bench_events_0123456789abcdefgh"
 
@@ -117,11 +114,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sference-bench-") as tmp:
-        server = ServerProcess(
-            ["serve", "--port", "0", "--data-dir", str(Path(tmp) / "data"), "--no-write-cli-credentials"],
-            env=server_env(Path(tmp) / "home", SFERENCE_ADMIN_API_KEY=KEY, SFERENCE_LOG_LEVEL="WARNING"),
-            log=Path(tmp) / "serve.log",
-        ).start()
+        server = start_service(Path(tmp), KEY)
         try:
             assert server.url is not None
             client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import socket
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -27,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _service import start_service
 
 from sference_server.config import EMBEDDED_MODEL_ID, default_models
 from sference_server.engines.base import ChatRequest
@@ -36,7 +34,6 @@ from sference_server.engines.llamacpp.engine import LlamaCppEngine
 from sference_server.engines.llamacpp.model import embedded_model_path
 from sference_server.engines.llamacpp.options import LlamaCppOptions
 from sference_server.engines.llamacpp.repack import repacked
-from support.live import ServerProcess, server_env
 
 MAX_TOKENS = 64
 BATCHING_REQUESTS = 64
@@ -80,11 +77,7 @@ async def engine_throughput(
 def service_throughput(n: int, workdir: Path) -> tuple[float, int]:
     """Completion tokens per second of ``sference-server serve``, from the POST of the batch to
     the moment the store marked it completed (server timestamps)."""
-    server = ServerProcess(
-        ["serve", "--port", "0", "--data-dir", str(workdir / f"data-{n}"), "--no-write-cli-credentials"],
-        env=server_env(workdir / "home", SFERENCE_ADMIN_API_KEY=KEY, SFERENCE_LOG_LEVEL="WARNING"),
-        log=workdir / f"serve-{n}.log",
-    ).start()
+    server = start_service(workdir, KEY, name=f"serve-{n}")
     try:
         client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
         rows = [
@@ -112,10 +105,8 @@ def service_throughput(n: int, workdir: Path) -> tuple[float, int]:
 
 
 async def llama_server_throughput(model: Path, n: int, in_flight: int) -> tuple[float, int]:
-    from openai import AsyncOpenAI
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from llama_server import LlamaServer
+    from openai import AsyncOpenAI
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -333,6 +333,16 @@ def cancel_items(
     return events
 
 
+def cancel_and_record(
+    conn: Connection, scope: ColumnElement[bool], *, statuses: Sequence[ItemStatus], error: str, now: float
+) -> int:
+    """``cancel_items`` and their events, for callers with no batch or stream row of their own
+    to update in between. Returns how many items were cancelled."""
+    events = cancel_items(conn, scope, statuses=statuses, error=error, now=now)
+    append_events(conn, events, now)
+    return len(events)
+
+
 def _terminate(
     conn: Connection,
     ids: list[str],

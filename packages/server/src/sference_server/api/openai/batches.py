@@ -26,6 +26,7 @@ from ...store.database import Database
 from ...store.tables import batches, openai_batches
 from ...timeutil import now
 from ..batches.service import BatchService
+from ..pages import openai_list
 from .batch_input import InvalidInput, check_input
 from .files import BATCH_ERROR, BATCH_OUTPUT, UPLOAD
 from .wire import ENDPOINTS, batch_object
@@ -164,11 +165,4 @@ class OpenAIBatches:
             if after is not None:
                 query = query.where(batches.c.id < after)
             ids = list(conn.execute(query.order_by(batches.c.id.desc()).limit(limit + 1)).scalars())
-        data = [self.get(who, batch_id) for batch_id in ids[:limit]]
-        return {
-            "object": "list",
-            "data": data,
-            "has_more": len(ids) > limit,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-        }
+        return openai_list(ids, limit, lambda batch_id: self.get(who, batch_id))

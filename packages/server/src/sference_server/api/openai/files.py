@@ -14,6 +14,7 @@ from ...store.database import Database
 from ...store.queue import CHUNK as PAGE
 from ...store.tables import items
 from ...timeutil import now
+from ..pages import openai_list
 from .wire import error_line, file_object, output_line
 
 UPLOAD = "upload"
@@ -102,11 +103,4 @@ class FileService:
             rows = store.list_files(
                 conn, user_id=who.user_id, purpose=purpose, after=after, limit=limit + 1, newest_first=order == "desc"
             )
-        data = [file_object(r) for r in rows[:limit]]
-        return {
-            "object": "list",
-            "data": data,
-            "has_more": len(rows) > limit,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-        }
+        return openai_list(rows, limit, file_object)

@@ -26,8 +26,7 @@ from ...notify import Signal
 from ...security.principal import Principal
 from ...store.changes import WORK_CHANNEL, announce
 from ...store.database import Database
-from ...store.events import append_events
-from ...store.queue import cancel_items, error_json
+from ...store.queue import cancel_and_record, error_json
 from ...store.tables import items
 from ...timeutil import now
 
@@ -122,17 +121,14 @@ class Interactive:
         finally:
             self.events_signal.unsubscribe(woken)
 
-    def cancel(self, item_id: str) -> None:
-        current = now()
+    def cancel(self, item_id: str, message: str = "the client went away") -> None:
+        error = error_json(ErrorCode.RESPONSE_CANCELLED, message)
         with self.db.write() as conn:
-            events = cancel_items(
-                conn,
-                items.c.id == item_id,
-                statuses=ACTIVE_ITEM_STATUSES,
-                now=current,
-                error=error_json(ErrorCode.RESPONSE_CANCELLED, "the client went away"),
+            cancelled = cancel_and_record(
+                conn, items.c.id == item_id, statuses=ACTIVE_ITEM_STATUSES, error=error, now=now()
             )
-            append_events(conn, events, current)
+        if cancelled:
+            self.events_signal.fire()
 
 
 def raise_for_failure(row: Any) -> None:

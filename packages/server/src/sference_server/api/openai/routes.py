@@ -187,7 +187,7 @@ def cancel_response(response_id: str, services: ServicesDep, who: Writer) -> dic
     row = _response_row(services, who, response_id)
     if row.status not in (*ACTIVE_ITEM_STATUSES, ItemStatus.CANCELLED):
         raise Conflict(f"response {response_id} already finished ({row.status})")
-    services.interactive.cancel(response_id)
+    services.interactive.cancel(response_id, "the response was cancelled before it finished")
     return response_object(_response_row(services, who, response_id))
 
 

@@ -18,10 +18,10 @@ from ...security.principal import Principal
 from ...store import streams as stream_store
 from ...store.changes import WORK_CHANNEL, announce
 from ...store.database import Database
-from ...store.events import append_events
-from ...store.queue import cancel_items, error_json
+from ...store.queue import cancel_and_record, error_json
 from ...store.tables import items
 from ...timeutil import now
+from ..pages import openai_list
 from .schemas import response_summary, response_to_wire
 
 MAX_METADATA_KEYS = 16
@@ -107,17 +107,12 @@ class ResponseService:
     def cancel(self, who: Principal, response_id: str) -> dict[str, Any]:
         row = self._row(who, response_id)
         if row.status in ACTIVE_ITEM_STATUSES:
-            current = now()
+            error = error_json(ErrorCode.RESPONSE_CANCELLED, "the response was cancelled before it finished")
             with self.db.write() as conn:
-                events = cancel_items(
-                    conn,
-                    items.c.id == response_id,
-                    statuses=ACTIVE_ITEM_STATUSES,
-                    now=current,
-                    error=error_json(ErrorCode.RESPONSE_CANCELLED, "the response was cancelled before it finished"),
+                cancelled = cancel_and_record(
+                    conn, items.c.id == response_id, statuses=ACTIVE_ITEM_STATUSES, error=error, now=now()
                 )
-                append_events(conn, events, current)
-            if events:
+            if cancelled:
                 self.events_signal.fire()
         elif row.status != ItemStatus.CANCELLED:
             raise Conflict(f"response {response_id} already finished ({row.status}); it cannot be cancelled")
@@ -134,14 +129,7 @@ class ResponseService:
             if after is not None:
                 query = query.where(items.c.id < after)
             rows = list(conn.execute(query.order_by(items.c.id.desc()).limit(limit + 1)))
-        data = [response_summary(r) for r in rows[:limit]]
-        return {
-            "object": "list",
-            "data": data,
-            "has_more": len(rows) > limit,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-        }
+        return openai_list(rows, limit, response_summary)
 
 
 def _check_metadata(metadata: Any) -> list[FieldError]:

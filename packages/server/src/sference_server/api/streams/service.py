@@ -11,8 +11,7 @@ from ...notify import Signal
 from ...security.principal import Principal
 from ...store import streams as store
 from ...store.database import Database
-from ...store.events import append_events
-from ...store.queue import cancel_items, error_json
+from ...store.queue import cancel_and_record, error_json
 from ...store.tables import items
 from ...timeutil import now
 from ..pages import newest_first
@@ -71,15 +70,10 @@ class StreamService:
         if target == StreamStatus.CANCELLED:
             # A second transaction: once the first committed no item can join, so this one
             # sees every pending item. Items already running finish.
-            current = now()
+            error = error_json(ErrorCode.STREAM_CANCELLED, CANCELLED_MESSAGE)
             with self.db.write() as conn:
-                events = cancel_items(
-                    conn,
-                    items.c.stream_id == stream_id,
-                    statuses=(ItemStatus.QUEUED,),
-                    error=error_json(ErrorCode.STREAM_CANCELLED, CANCELLED_MESSAGE),
-                    now=current,
+                cancelled = cancel_and_record(
+                    conn, items.c.stream_id == stream_id, statuses=(ItemStatus.QUEUED,), error=error, now=now()
                 )
-                append_events(conn, events, current)
-            if events:
+            if cancelled:
                 self.events_signal.fire()

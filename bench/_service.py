@@ -1,0 +1,18 @@
+"""Starting ``sference-server serve`` for a benchmark: a fresh data folder, a known admin key."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from support.live import ServerProcess, server_env
+
+
+def start_service(workdir: Path, key: str, *, name: str = "serve") -> ServerProcess:
+    return ServerProcess(
+        ["serve", "--port", "0", "--data-dir", str(workdir / f"data-{name}"), "--no-write-cli-credentials"],
+        env=server_env(workdir / "home", SFERENCE_ADMIN_API_KEY=key, SFERENCE_LOG_LEVEL="WARNING"),
+        log=workdir / f"{name}.log",
+    ).start()
