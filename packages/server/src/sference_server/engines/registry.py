@@ -21,11 +21,6 @@ def _echo_options(options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def validate(spec: ModelSpec) -> None:
-    """Raise ValueError for a spec whose options do not parse (cheap; loads nothing)."""
-    limits(spec)
-
-
 def limits(spec: ModelSpec) -> Limits:
     if spec.engine == "llamacpp":
         from .llamacpp.options import LlamaCppOptions

@@ -81,11 +81,3 @@ def insert_openai_batch(conn: Connection, row: dict[str, Any]) -> None:
 
 def openai_batch(conn: Connection, batch_id: str) -> Any:
     return conn.execute(select(openai_batches).where(openai_batches.c.batch_id == batch_id)).first()
-
-
-def batch_of_file(conn: Connection, file_id: str) -> Any:
-    return conn.execute(
-        select(openai_batches).where(
-            (openai_batches.c.output_file_id == file_id) | (openai_batches.c.error_file_id == file_id)
-        )
-    ).first()

@@ -75,10 +75,6 @@ def touch_key(conn: Connection, key_id: str, *, now: float) -> None:
     conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now))
 
 
-def user_by_id(conn: Connection, user_id: str) -> Row[Any] | None:
-    return conn.execute(select(users).where(users.c.id == user_id)).first()
-
-
 def set_password(conn: Connection, user_id: str, password_hash: str) -> None:
     conn.execute(
         update(users)

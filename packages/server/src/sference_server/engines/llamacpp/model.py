@@ -60,7 +60,6 @@ class LlamaModel:
             raise RuntimeError(f"llama.cpp could not load the model at {path}")
         self.vocab = llama.llama_model_get_vocab(self.ptr)
         self.n_vocab = llama.llama_vocab_n_tokens(self.vocab)
-        self.n_ctx_train = llama.llama_model_n_ctx_train(self.ptr)
         self._template = _compile_template(llama.llama_model_chat_template(self.ptr, None))
         self._bos = self._piece(llama.llama_vocab_bos(self.vocab), special=True).decode(errors="replace")
         self._eos = self._piece(llama.llama_vocab_eos(self.vocab), special=True).decode(errors="replace")
