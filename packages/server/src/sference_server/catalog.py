@@ -14,7 +14,7 @@ class ModelCatalog:
         if duplicates:
             raise ValueError(f"model ids must be unique; repeated: {', '.join(sorted(duplicates))}")
         self.specs = list(specs)
-        self._limits = {spec.id: registry.limits(spec) for spec in specs}
+        self._limits = {spec.id: _limits(spec) for spec in specs}
 
     def ids(self) -> list[str]:
         return [spec.id for spec in self.specs]
@@ -24,3 +24,11 @@ class ModelCatalog:
 
     def describe_served(self) -> str:
         return ", ".join(repr(i) for i in self.ids()) or "(none)"
+
+
+def _limits(spec: ModelSpec) -> Limits:
+    """Checks the engine kind and its options of ``spec`` (ValueError naming the model)."""
+    try:
+        return registry.limits(spec)
+    except ValueError as exc:
+        raise ValueError(f"model {spec.id!r}: {exc}") from exc

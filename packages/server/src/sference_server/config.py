@@ -7,21 +7,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
-EngineKind = Literal["llamacpp", "echo"]
-
 
 class ModelSpec(BaseModel):
     """One served model: the id clients send in ``body.model`` and the engine that runs it."""
 
     id: str
-    engine: EngineKind
+    # A kind of engines/registry.py ``ENGINE_KINDS`` ("llamacpp", "echo"); checked by ModelCatalog.
+    engine: str
     display_name: str | None = None
     # Options passed to the engine (see engines/registry.py for each engine's keys).
     options: dict[str, Any] = Field(default_factory=dict)
@@ -83,10 +82,27 @@ class Settings(BaseSettings):
     # How long a blocking request (chat completions, responses) may wait for its answer.
     interactive_timeout_seconds: float = 600.0
 
+    # Logs: the level of the server's own log, and whether llama.cpp may write its log to stderr.
+    log_level: str = "INFO"
+    llama_log: bool = False
+
     @field_validator("database_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("llama_log", mode="before")
+    @classmethod
+    def _any_word_is_true(cls, value: Any) -> Any:
+        # SFERENCE_LLAMA_LOG=1 is documented, but any value other than empty/0/false/no/off turns it on.
+        if isinstance(value, str):
+            return value.strip().lower() not in ("", "0", "false", "no", "off")
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import ServiceError, Unauthorized
@@ -24,7 +24,7 @@ def error_response(
 
 
 OPENAI_PREFIX = "/openai/"
-API_PREFIXES = ("/v1/", OPENAI_PREFIX, "/static/")
+API_PREFIXES = ("/v1/", OPENAI_PREFIX, "/static/")  # paths whose errors are always this JSON
 OPENAI_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -52,14 +52,16 @@ def render(
     return JSONResponse({"error": error}, status_code=status_code, headers=headers)
 
 
+def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+    """The API's response to a ServiceError (what ``install`` registers; others may delegate to it)."""
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return render(request, exc.status_code, exc.detail, exc.extra, headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
-    async def _service_error(request: Request, exc: ServiceError) -> Response:
-        page = getattr(request.app.state, "error_page", None)
-        if page is not None and not request.url.path.startswith(API_PREFIXES):
-            return page(request, exc)  # type: ignore[no-any-return]
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return render(request, exc.status_code, exc.detail, exc.extra, headers)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return service_error(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from ..api import errors
 from ..errors import ServiceError
 from . import pages_auth, pages_keys, pages_users, pages_work
 from .auth import Forbidden, SignInRequired, sign_in_redirect
@@ -27,7 +28,12 @@ def install(app: FastAPI) -> None:
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
         return render(request, "error.html", status_code=403, title="Not allowed", message=str(exc))
 
-    app.state.error_page = error_page
+    # Replaces the API's ServiceError handler (api/errors.py): API paths keep its JSON.
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> Response:
+        if request.url.path.startswith(errors.API_PREFIXES):
+            return errors.service_error(request, exc)
+        return error_page(request, exc)
 
 
 def error_page(request: Request, exc: ServiceError) -> Response:

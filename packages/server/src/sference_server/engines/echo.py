@@ -11,10 +11,29 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
+from dataclasses import dataclass, fields
+from typing import Any
 
 from .base import ChatRequest, ChatResult, EngineError
 
 _TRANSIENT = re.compile(r"\[\[fail:transient:(\d+)\]\]")
+
+MAX_TOKENS = 4096  # the most ``max_tokens`` a request may ask of an echo model
+
+
+@dataclass(frozen=True)
+class EchoOptions:
+    """``options`` of an ``echo`` model in the model registry."""
+
+    slots: int = 8  # requests answered at once (the engine holds twice as many)
+    token_delay: float = 0.0  # seconds slept per answered word, to imitate decode time
+
+    @classmethod
+    def parse(cls, options: dict[str, Any]) -> EchoOptions:
+        unknown = set(options) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown echo options: {', '.join(sorted(unknown))}")
+        return cls(**options)
 
 
 class EchoEngine:

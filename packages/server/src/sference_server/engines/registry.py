@@ -1,44 +1,91 @@
 """From the model registry (``Settings.models``) to engines, and to the limits the API checks
-at submit time without loading anything."""
+at submit time without loading anything.
+
+Each engine kind is one entry of ``ENGINE_KINDS``: how to parse its ``options``, how to build it,
+and its limits. Building is lazy: an entry imports its engine only when called (llama.cpp is a
+heavy import that the API process never needs).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, Self
 
 from ..config import ModelSpec
 from ..domain.chat import Limits
+from . import echo
 from .base import Engine
-from .echo import EchoEngine
-
-ECHO_MAX_TOKENS = 4096
+from .llamacpp.options import LlamaCppOptions
 
 
-def _echo_options(options: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(options) - {"slots", "token_delay"}
-    if unknown:
-        raise ValueError(f"unknown echo options: {', '.join(sorted(unknown))}")
-    return options
+class EngineOptions(Protocol):
+    @classmethod
+    def parse(cls, options: dict[str, Any]) -> Self:
+        """The typed options of ``ModelSpec.options``; ValueError names any unknown or invalid key."""
+        ...
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What the process (its ``Settings``) gives every engine it builds."""
+
+    cache_dir: Path | None = None  # files an engine derives from its model (re-encoded weights)
+    llama_log: bool = False  # let llama.cpp write its own log to stderr
+
+
+@dataclass(frozen=True)
+class EngineKind[Options: EngineOptions]:
+    """One kind of engine: its options (parsed from ``ModelSpec.options``), how to build it, its limits."""
+
+    options: type[Options]
+    build: Callable[[str, Options, BuildContext], Engine]
+    limits: Callable[[Options], Limits]
+
+
+def _build_echo(model_id: str, options: echo.EchoOptions, _context: BuildContext) -> Engine:
+    return echo.EchoEngine(model_id, slots=options.slots, token_delay=options.token_delay)
+
+
+def _build_llamacpp(model_id: str, options: LlamaCppOptions, context: BuildContext) -> Engine:
+    from .llamacpp.engine import LlamaCppEngine
+
+    return LlamaCppEngine(model_id, options, cache_dir=context.cache_dir, llama_log=context.llama_log)
+
+
+ENGINE_KINDS: dict[str, EngineKind[Any]] = {
+    "llamacpp": EngineKind(
+        options=LlamaCppOptions,
+        build=_build_llamacpp,
+        limits=lambda options: Limits(max_tokens=options.max_tokens_limit),
+    ),
+    "echo": EngineKind(
+        options=echo.EchoOptions,
+        build=_build_echo,
+        limits=lambda _options: Limits(max_tokens=echo.MAX_TOKENS),
+    ),
+}
+
+
+def engine_kind(name: str) -> EngineKind[Any]:
+    kind = ENGINE_KINDS.get(name)
+    if kind is None:
+        raise ValueError(f"unknown engine {name!r}; available engines: {', '.join(sorted(ENGINE_KINDS))}")
+    return kind
 
 
 def limits(spec: ModelSpec) -> Limits:
-    if spec.engine == "llamacpp":
-        from .llamacpp.options import LlamaCppOptions
-
-        return Limits(max_tokens=LlamaCppOptions.parse(spec.options).max_tokens_limit)
-    _echo_options(spec.options)
-    return Limits(max_tokens=ECHO_MAX_TOKENS)
+    kind = engine_kind(spec.engine)
+    return kind.limits(kind.options.parse(spec.options))
 
 
 def context_tokens(spec: ModelSpec) -> int:
     return limits(spec).max_tokens + 1
 
 
-def build_engine(spec: ModelSpec, *, cache_dir: Path | None = None) -> Engine:
-    """``cache_dir`` holds files an engine derives from its model (re-encoded weights)."""
-    if spec.engine == "llamacpp":
-        from .llamacpp.engine import LlamaCppEngine
-        from .llamacpp.options import LlamaCppOptions
-
-        return LlamaCppEngine(spec.id, LlamaCppOptions.parse(spec.options), cache_dir=cache_dir)
-    return EchoEngine(spec.id, **_echo_options(spec.options))
+def build_engine(spec: ModelSpec, *, cache_dir: Path | None = None, llama_log: bool = False) -> Engine:
+    """``cache_dir`` holds files an engine derives from its model (re-encoded weights);
+    ``llama_log`` is ``Settings.llama_log``."""
+    kind = engine_kind(spec.engine)
+    return kind.build(spec.id, kind.options.parse(spec.options), BuildContext(cache_dir, llama_log))

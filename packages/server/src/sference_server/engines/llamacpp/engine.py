@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..base import ChatRequest, ChatResult, EngineError
 from .decoder import BatchDecoder, Job
-from .model import LlamaModel, embedded_model_path
+from .model import LlamaModel, embedded_model_path, init_backend
 from .options import LlamaCppOptions
 from .repack import repacked
 from .sampling import SamplingDefaults, build_chain, is_greedy
@@ -23,10 +23,14 @@ def _cpu_count() -> int:
 
 
 class LlamaCppEngine:
-    def __init__(self, model_id: str, options: LlamaCppOptions, *, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, model_id: str, options: LlamaCppOptions, *, cache_dir: Path | None = None, llama_log: bool = False
+    ) -> None:
+        """``llama_log``: let llama.cpp write its own log to stderr (``Settings.llama_log``)."""
         self.model_id = model_id
         self.options = options
         self.cache_dir = cache_dir
+        self.llama_log = llama_log
         self.defaults = SamplingDefaults(options.temperature, options.top_p)
         self._model: LlamaModel | None = None
         self._decoder: BatchDecoder | None = None
@@ -44,6 +48,7 @@ class LlamaCppEngine:
         await asyncio.to_thread(self._load)
 
     def _load(self) -> None:
+        init_backend(log=self.llama_log)  # first, so that re-encoding the weights logs (or not) too
         path = Path(self.options.path) if self.options.path else embedded_model_path()
         threads = self.options.threads or _cpu_count()
         if self.options.weights != "original":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -38,11 +37,12 @@ def embedded_model_path() -> Path:
     return path
 
 
-def init_backend() -> None:
+def init_backend(*, log: bool = False) -> None:
+    """Initialise llama.cpp once per process; ``log`` (of the first call) keeps its own log on stderr."""
     global _backend_ready
     with _backend_lock:
         if not _backend_ready:
-            if not os.environ.get("SFERENCE_LLAMA_LOG"):
+            if not log:
                 llama.llama_log_set(_discard_log, None)
             llama.llama_backend_init()
             _backend_ready = True
