@@ -46,7 +46,9 @@ def prompt(i: int) -> str:
 
 def chat_requests(n: int) -> list[ChatRequest]:
     return [
-        ChatRequest(messages=[{"role": "user", "content": prompt(i)}], max_tokens=MAX_TOKENS, temperature=0)
+        ChatRequest.from_body(
+            {"messages": [{"role": "user", "content": prompt(i)}], "max_tokens": MAX_TOKENS, "temperature": 0}
+        )
         for i in range(n)
     ]
 

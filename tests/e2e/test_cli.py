@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sference_server.services import Services
+from sference_server.services import ApiServices
 from sference_server.store.database import Database
 from sference_server.store.migrate import upgrade
 from support.live import ThreadServer
@@ -70,7 +70,7 @@ def world(
     tmp_path: Path, database_url: str, db: Database, make_user: Callable[..., tuple[str, str]]
 ) -> Iterator[World]:
     models = [{"id": ECHO_MODEL, "engine": "echo", "options": {"slots": 4, "token_delay": 0.02}}]
-    services = Services.build(echo_settings(tmp_path, database_url, models=models), db)
+    services = ApiServices.build(echo_settings(tmp_path, database_url, models=models), db)
     with ThreadServer(services) as server:
         home = tmp_path / "home"
         home.mkdir()

@@ -13,7 +13,7 @@ import pytest
 
 from sference_sdk import AsyncSferenceClient, BadRequestError, Batch, InferenceRequest, NotFoundError, SferenceClient
 from sference_server.config import EMBEDDED_MODEL_ID, ModelSpec, Settings
-from sference_server.services import Services
+from sference_server.services import ApiServices
 from sference_server.store.database import Database
 from support.jsonl import EXAMPLES
 from support.live import ThreadServer
@@ -47,7 +47,7 @@ def server(tmp_path: Path, database_url: str, db: Database) -> Iterator[ThreadSe
         id=EMBEDDED_MODEL_ID, engine="llamacpp", options={"slots": 4, "ctx_per_slot": 512, "max_tokens": 48}
     )
     settings = Settings(data_dir=tmp_path, database_url=database_url, models=[model], poll_seconds=0.05)
-    with ThreadServer(Services.build(settings, db)) as live:
+    with ThreadServer(ApiServices.build(settings, db)) as live:
         yield live
 
 

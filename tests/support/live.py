@@ -17,13 +17,13 @@ import uvicorn
 
 from sference_server.app import build_app
 from sference_server.net import listening_socket
-from sference_server.services import Services
+from sference_server.services import ApiServices
 
 
 class ThreadServer:
     """``build_app(services)`` served by uvicorn on 127.0.0.1:<free port> in a thread."""
 
-    def __init__(self, services: Services, *, run_worker: bool = True) -> None:
+    def __init__(self, services: ApiServices, *, run_worker: bool = True) -> None:
         self.services = services
         sock = listening_socket("127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"

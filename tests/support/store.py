@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from sference_server.domain.states import COUNTER_COLUMN, BatchStatus, ItemStatus
+from sference_server.domain.states import COUNTER_COLUMN, ItemStatus
 from sference_server.ids import uuid7
 from sference_server.store import batches as batch_store
+from sference_server.store import items as item_store
 from sference_server.store.database import Database
+from sference_server.store.items import NewItem
 from sference_server.store.tables import batches, completion_events, items
 from sference_server.timeutil import now
 
@@ -32,41 +34,37 @@ def seed_batch(
     with db.write() as conn:
         batch_store.insert_batch(
             conn,
-            {
-                "id": batch_id,
-                "user_id": user_id,
-                "model": model,
-                "window": "24h",
-                "status": BatchStatus.PENDING,
-                "created_at": created,
-                "updated_at": created,
-                "deadline": deadline,
-                "request_count": n,
-                "queued_count": n,
-            },
+            batch_store.NewBatch(
+                id=batch_id,
+                user_id=user_id,
+                model=model,
+                window="24h",
+                created_at=created,
+                deadline=deadline,
+                request_count=n,
+            ),
         )
-        batch_store.insert_items(
+        item_store.insert_items(
             conn,
-            [
-                {
-                    "id": item_id,
-                    "user_id": user_id,
-                    "batch_id": batch_id,
-                    "row_index": i,
-                    "custom_id": f"r{i}",
-                    "model": model,
-                    "status": ItemStatus.QUEUED,
-                    "deadline": deadline,
-                    "created_at": created,
-                    "body": json.dumps(
+            (
+                NewItem(
+                    id=item_id,
+                    user_id=user_id,
+                    batch_id=batch_id,
+                    row_index=i,
+                    custom_id=f"r{i}",
+                    model=model,
+                    deadline=deadline,
+                    created_at=created,
+                    body=json.dumps(
                         {
                             "model": model,
                             "messages": [{"role": "user", "content": contents[i] if contents else f"request {i}"}],
                         }
                     ),
-                }
+                )
                 for i, item_id in enumerate(ids)
-            ],
+            ),
         )
     return batch_id, ids
 

@@ -19,17 +19,18 @@ from .api.openai.routes import router as openai_router
 from .api.responses.routes import router as responses_router
 from .api.streams.routes import router as streams_router
 from .console import app as console
-from .services import Services, WorkerHost
+from .services import ApiServices
+from .worker.runtime import WorkerRuntime
 
 
-def build_app(services: Services, *, run_worker: bool = False) -> FastAPI:
+def build_app(services: ApiServices, *, run_worker: bool = False) -> FastAPI:
     """The API over ``services``; with ``run_worker`` the process also runs a worker and its
     engines in the same event loop (``sference-server serve``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        watcher = services.watch_changes()
-        host = WorkerHost(services) if run_worker else None
+        watcher = services.core.watch_changes()
+        host = WorkerRuntime(services.core) if run_worker else None
         if host is not None:
             await host.start()
         try:

@@ -16,16 +16,17 @@ import typer
 from . import __version__
 from .bootstrap import BootstrapReport, ensure_admin
 from .config import Settings
+from .core import Core
 from .errors import ServiceError
 from .net import listening_socket
 from .security.accounts import Accounts, check_password
 from .security.keys import DEFAULT_SCOPES
 from .security.passwords import hash_password
-from .services import Services, WorkerHost
+from .services import ApiServices
 from .store import migrate as migrations
 from .store.database import Database
-from .store.users import list_keys, list_users
 from .timeutil import iso
+from .worker.runtime import WorkerRuntime
 
 app = typer.Typer(
     help="sference server: batch, async and stream LLM inference.", no_args_is_help=True, add_completion=False
@@ -63,9 +64,9 @@ def _settings(data_dir: Path | None = None, database_url: str | None = None, **o
     return Settings(**values)
 
 
-def _logging() -> None:
+def _logging(settings: Settings) -> None:
     logging.basicConfig(
-        level=os.environ.get("SFERENCE_LOG_LEVEL", "INFO").upper(),
+        level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -142,12 +143,12 @@ def worker(
     migrate: Migrate = True,
 ) -> None:
     """Run a worker: claim queued requests and run them on the engines."""
-    _logging()
     settings = _settings(data_dir, database_url)
+    _logging(settings)
     db = _open_store(settings, migrate=migrate)
-    services = Services.build(settings, db)
+    core = Core.build(settings, db)
     try:
-        host = WorkerHost(services, models=model)
+        host = WorkerRuntime(core, models=model)
     except ValueError as exc:
         _fail(str(exc))
 
@@ -158,7 +159,7 @@ def worker(
         await host.run(burst=burst)
 
     asyncio.run(main())
-    services.close()
+    core.close()
 
 
 @app.command()
@@ -175,9 +176,9 @@ def _run_http(settings: Settings, *, migrate: bool, run_worker: bool, write_cli_
 
     from .app import build_app
 
-    _logging()
+    _logging(settings)
     db = _open_store(settings, migrate=migrate)
-    services = Services.build(settings, db)
+    services = ApiServices.build(settings, db)
     password = settings.admin_password.get_secret_value() if settings.admin_password else None
     try:
         report = ensure_admin(
@@ -306,11 +307,10 @@ def users_set_password(
 @users_app.command("list")
 def users_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """List users."""
-    db, _ = _accounts(data_dir, database_url)
-    with db.read() as conn:
-        for row in list_users(conn):
-            state = "disabled" if row.disabled_at else "active"
-            typer.echo(f"{row.username:<24} {row.role:<6} {state:<8} created {iso(row.created_at)}")
+    _, accounts = _accounts(data_dir, database_url)
+    for row in accounts.list_users():
+        state = "disabled" if row.disabled_at else "active"
+        typer.echo(f"{row.username:<24} {row.role:<6} {state:<8} created {iso(row.created_at)}")
 
 
 @keys_app.command("create")
@@ -338,16 +338,15 @@ def keys_list(
     database_url: DatabaseUrl = None,
 ) -> None:
     """List API keys (prefixes only; plaintexts are never stored)."""
-    db, accounts = _accounts(data_dir, database_url)
+    _, accounts = _accounts(data_dir, database_url)
     try:
         user_id = accounts.user_id(user) if user else None
     except ServiceError as exc:
         _fail(exc.detail)
-    with db.read() as conn:
-        for row in list_keys(conn, user_id=user_id):
-            state = "revoked" if row.revoked_at else "active"
-            used = iso(row.last_used_at) or "never"
-            typer.echo(f"{row.id}  {row.prefix}…  {row.username:<16} {row.name:<16} {state:<8} last used {used}")
+    for row in accounts.list_keys(user_id=user_id):
+        state = "revoked" if row.revoked_at else "active"
+        used = iso(row.last_used_at) or "never"
+        typer.echo(f"{row.id}  {row.prefix}…  {row.username:<16} {row.name:<16} {state:<8} last used {used}")
 
 
 @keys_app.command("revoke")

@@ -13,8 +13,8 @@ Services raise these; one handler in ``api/errors.py`` renders every one of them
     ├── UnsupportedMediaType  415  body is not JSON
     └── ServiceUnavailable    503  store or engine not ready
 
-``IllegalTransition`` is not an HTTP error: it means a guarded state change matched zero rows,
-which callers either translate into ``Conflict`` or treat as "someone else got there first".
+``domain.states.IllegalTransition`` (a ``Conflict``) is raised by guarded state changes that
+matched no row; callers translate it or treat it as "someone else got there first".
 """
 
 from __future__ import annotations
@@ -61,7 +61,3 @@ class UnsupportedMediaType(ServiceError):
 
 class ServiceUnavailable(ServiceError):
     status_code = 503
-
-
-class IllegalTransition(Exception):
-    """A guarded UPDATE matched no row: the object was not in a state that allows the change."""

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sference_server.services import Services
+from sference_server.services import ApiServices
 from sference_server.store.database import Database
 from support.live import ThreadServer
 from support.settings import echo_settings
@@ -46,6 +46,6 @@ def api(
     make_user: Callable[..., tuple[str, str]],
     server_overrides: dict[str, Any],
 ) -> Iterator[Api]:
-    services = Services.build(echo_settings(tmp_path, database_url, **server_overrides), db)
+    services = ApiServices.build(echo_settings(tmp_path, database_url, **server_overrides), db)
     with ThreadServer(services) as server:
         yield Api(server, make_user)

@@ -5,6 +5,8 @@ from typing import Any
 import pytest
 
 from sference_server.domain.chat import Limits, check_limits, normalise_chat_body
+from sference_server.domain.sampling import SAMPLING_BOUNDS, Bounds
+from sference_server.engines.base import ChatRequest
 
 
 def normalise(body: Any) -> dict[str, Any]:
@@ -119,3 +121,28 @@ def test_limits() -> None:
     assert check_limits(body, Limits(max_tokens=100)) == []
     (error,) = check_limits(body, Limits(max_tokens=99))
     assert error.field == "body.max_tokens" and "99" in error.message
+
+
+def in_bounds(bounds: Bounds) -> float | int:
+    if bounds.integer:
+        return 3
+    return bounds.high if bounds.high is not None else 1.0
+
+
+def test_every_sampling_parameter_is_checked_kept_and_handed_to_engines() -> None:
+    """The one list (``SamplingParams``) drives validation, the stored body and ``ChatRequest``."""
+    given = {name: in_bounds(bounds) for name, bounds in SAMPLING_BOUNDS.items()}
+    body = normalise({"model": "m", "messages": [{"role": "user", "content": "hi"}], **given})
+    assert {k: body[k] for k in given} == given
+    request = ChatRequest.from_body(body)
+    assert request.sampling.given() == given
+    assert request.extra == {}
+
+
+@pytest.mark.parametrize("name", list(SAMPLING_BOUNDS))
+def test_a_sampling_parameter_out_of_bounds_is_refused_by_name(name: str) -> None:
+    bounds = SAMPLING_BOUNDS[name]
+    bad = "x" if bounds.integer and bounds.low is None else (bounds.low or 0) - 1
+    found = problems({"model": "m", "messages": [{"role": "user", "content": "hi"}], name: bad})
+    assert list(found) == [f"body.{name}"]
+    assert repr(bad) in found[f"body.{name}"]

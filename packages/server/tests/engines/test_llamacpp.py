@@ -37,7 +37,7 @@ class Harness:
 
 
 def ask(content: str, **params: Any) -> ChatRequest:
-    return ChatRequest(messages=[{"role": "user", "content": content}], **params)
+    return ChatRequest.from_body({"messages": [{"role": "user", "content": content}], **params})
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +160,9 @@ def test_re_encoded_weights_are_made_once_and_answer_well(tmp_path: Path, weight
     ]
     fast = Harness(LlamaCppOptions(slots=2, ctx_per_slot=256, weights=weights), cache_dir=tmp_path)
     try:
-        answer = fast.run(fast.engine.generate(ChatRequest(messages=capital, temperature=0, max_tokens=16)))
+        answer = fast.run(
+            fast.engine.generate(ChatRequest.from_body({"messages": capital, "temperature": 0, "max_tokens": 16}))
+        )
     finally:
         fast.close()
     assert "Paris" in answer.text

@@ -4,12 +4,14 @@ import json
 import threading
 from collections.abc import Callable
 
+from sference_server.domain.outcome import ChatOutput, ItemError, Timings, Usage
 from sference_server.domain.states import ACTIVE_ITEM_STATUSES, ItemStatus
 from sference_server.store import queue
 from sference_server.store.database import Database
-from sference_server.store.tables import items
 from sference_server.timeutil import now
 from support.store import assert_counters_match, batch_row, events, item_rows, seed_batch
+
+CANCELLED = ItemError("batch_cancelled", "cancelled by the test")
 
 
 def claim(
@@ -27,13 +29,8 @@ def record(db: Database, worker: str, *outcomes: queue.Outcome) -> set[str]:
 
 
 def done(item_id: str, tokens: tuple[int, int] = (3, 2)) -> queue.Outcome:
-    return queue.Outcome(
-        item_id,
-        ItemStatus.COMPLETED,
-        result=json.dumps({"ok": item_id}),
-        prompt_tokens=tokens[0],
-        completion_tokens=tokens[1],
-    )
+    output = ChatOutput(f"ok {item_id}", "stop", Usage(*tokens), Timings(now(), now()))
+    return queue.Outcome(item_id, ItemStatus.COMPLETED, output=output)
 
 
 def test_claim_takes_the_earliest_deadline_first_and_leases(
@@ -55,7 +52,7 @@ def test_claim_skips_items_backing_off_and_overdue(db: Database, make_user: Call
     user, _ = make_user("ann")
     _, ids = seed_batch(db, user, 1)
     (item,) = claim(db)
-    retry = queue.Outcome(item.id, ItemStatus.QUEUED, error='{"code":"x"}', not_before=now() + 30)
+    retry = queue.Outcome(item.id, ItemStatus.QUEUED, error=ItemError("x", "try again"), not_before=now() + 30)
     assert record(db, "w1", retry) == {item.id}
     assert claim(db) == []
     assert [c.id for c in claim(db, at=now() + 31)] == ids
@@ -87,7 +84,7 @@ def test_every_item_failing_fails_the_batch_with_a_reason(
 ) -> None:
     user, _ = make_user("ann")
     batch_id, _ = seed_batch(db, user, 2)
-    failures = [queue.Outcome(c.id, ItemStatus.FAILED, error='{"code":"invalid_request"}') for c in claim(db)]
+    failures = [queue.Outcome(c.id, ItemStatus.FAILED, error=ItemError("invalid_request", "bad")) for c in claim(db)]
     record(db, "w1", *failures)
     batch = batch_row(db, batch_id)
     assert batch.status == "failed"
@@ -157,10 +154,12 @@ def test_cancel_stops_queued_and_running_items(db: Database, make_user: Callable
     batch_id, ids = seed_batch(db, user, 3)
     running = claim(db, limit=1)[0]
     with db.write() as conn:
-        cancelled = queue.cancel_items(
-            conn, items.c.batch_id == batch_id, statuses=ACTIVE_ITEM_STATUSES, error="{}", now=now()
+        cancelled = queue.cancel(
+            conn, queue.Scope(batch_id=batch_id), statuses=ACTIVE_ITEM_STATUSES, error=CANCELLED, now=now()
         )
-    assert sorted(e.item_id for e in cancelled) == sorted(ids)
+    assert cancelled == len(ids)
+    assert sorted(r.id for r in item_rows(db, batch_id) if r.status == "cancelled") == sorted(ids)
+    assert batch_row(db, batch_id).status == "cancelled"
     assert record(db, "w1", done(running.id)) == set()
     with db.write() as conn:
         assert queue.extend_leases(conn, worker_id="w1", lease_seconds=60, now=now()) == set()

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sference_server.config import Settings
+from sference_server.domain.outcome import ItemError
 from sference_server.domain.states import ACTIVE_ITEM_STATUSES
 from sference_server.engines.echo import EchoEngine
 from sference_server.store import queue
 from sference_server.store.database import Database
-from sference_server.store.tables import items
 from sference_server.timeutil import now
 from sference_server.worker.runner import Worker
 from support.settings import ECHO_MODEL, echo_settings
@@ -79,7 +79,7 @@ def test_permanent_errors_fail_only_their_row(db: Database, make_user: MakeUser,
     assert bad.status == "failed" and bad.attempts == 1
     assert json.loads(bad.error) == {"code": "invalid_request", "message": "the echo engine was asked to fail"}
     assert good.status == "completed"
-    assert json.loads(good.result)["choices"][0]["message"]["content"] == "echo: fine"
+    assert json.loads(good.result)["text"] == "echo: fine"
 
 
 def test_a_request_still_running_at_its_deadline_expires(db: Database, make_user: MakeUser, tmp_path: Path) -> None:
@@ -106,8 +106,12 @@ def test_an_item_taken_away_is_aborted_and_its_result_discarded(
     def cancel_once_running() -> bool:
         if batch_row(db, batch_id).running_count == 1:
             with db.write() as conn:
-                queue.cancel_items(
-                    conn, items.c.batch_id == batch_id, statuses=ACTIVE_ITEM_STATUSES, error="{}", now=now()
+                queue.cancel(
+                    conn,
+                    queue.Scope(batch_id=batch_id),
+                    statuses=ACTIVE_ITEM_STATUSES,
+                    error=ItemError("batch_cancelled", "cancelled by the test"),
+                    now=now(),
                 )
             return True
         return False

@@ -8,10 +8,10 @@ from fastapi import Depends, Request
 
 from ..security.accounts import require_scope
 from ..security.principal import Principal
-from ..services import Services
+from ..services import ApiServices
 
 
-def services(request: Request) -> Services:
+def services(request: Request) -> ApiServices:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
@@ -41,6 +41,6 @@ def reader(request: Request) -> Principal:
     return who
 
 
-ServicesDep = Annotated[Services, Depends(services)]
+ServicesDep = Annotated[ApiServices, Depends(services)]
 Reader = Annotated[Principal, Depends(reader)]
 Writer = Annotated[Principal, Depends(writer)]

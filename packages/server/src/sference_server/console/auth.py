@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from ..security.principal import Principal
 from ..security.sessions import ConsoleUser
-from ..services import Services
+from ..services import ApiServices
 
 SESSION_COOKIE = "sference_session"
 LOGIN_CSRF_COOKIE = "sference_login_csrf"
@@ -38,7 +38,7 @@ def set_cookie(response: Response, request: Request, name: str, value: str, *, m
 
 
 def console_user(request: Request) -> ConsoleUser:
-    services: Services = request.app.state.services
+    services: ApiServices = request.app.state.services
     user = services.sessions.resolve(request.cookies.get(SESSION_COOKIE))
     if user is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

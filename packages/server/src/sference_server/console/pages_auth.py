@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ..security.sessions import LockedOut, SignInFailed
-from ..services import Services
+from ..services import ApiServices
 from .auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, User, check_csrf, new_login_csrf, safe_next, set_cookie
 from .templating import render
 
@@ -22,7 +22,7 @@ def home() -> RedirectResponse:
 
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
-    services: Services = request.app.state.services
+    services: ApiServices = request.app.state.services
     if services.sessions.resolve(request.cookies.get(SESSION_COOKIE)) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
     return _login_form(request, next=safe_next(next))
@@ -48,7 +48,7 @@ def _login_form(
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    services: Services = request.app.state.services
+    services: ApiServices = request.app.state.services
     form = await request.form()
     username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
     next_path = safe_next(str(form.get("next", "")))
@@ -84,7 +84,7 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request, user: User) -> Response:
     check_csrf(user, (await request.form()).get("csrf_token"))
-    services: Services = request.app.state.services
+    services: ApiServices = request.app.state.services
     services.sessions.sign_out(request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -93,7 +93,7 @@ async def logout(request: Request, user: User) -> Response:
 
 @router.get("/device")
 def device_page(request: Request, user: User, code: str = "") -> Response:
-    services: Services = request.app.state.services
+    services: ApiServices = request.app.state.services
     pending = services.device_flow.pending(code) if code else None
     return render(request, "device.html", code=code, pending=pending, done=None)
 
@@ -102,7 +102,7 @@ def device_page(request: Request, user: User, code: str = "") -> Response:
 async def device_decide(request: Request, user: User) -> Response:
     form = await request.form()
     check_csrf(user, form.get("csrf_token"))
-    services: Services = request.app.state.services
+    services: ApiServices = request.app.state.services
     code, approve = str(form.get("code", "")), form.get("decision") == "approve"
     decided = services.device_flow.decide(code, user.user_id, approve=approve)
     status = ("approved" if approve else "denied") if decided else "unknown"

@@ -6,9 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ..errors import ServiceError
-from ..services import Services
-from ..store import oauth as oauth_store
-from ..store.users import list_keys
+from ..services import ApiServices
 from ..timeutil import now
 from .auth import User, check_csrf
 from .templating import render
@@ -21,10 +19,9 @@ EXPIRIES = {"never": None, "7d": 7, "30d": 30, "90d": 90}
 def _page(
     request: Request, user: User, *, created: object = None, error: str | None = None, status_code: int = 200
 ) -> Response:
-    services: Services = request.app.state.services
-    with services.db.read() as conn:
-        keys = list_keys(conn, user_id=user.user_id)
-        grants = oauth_store.list_grants(conn, user.user_id)
+    services: ApiServices = request.app.state.services
+    keys = services.accounts.list_keys(user_id=user.user_id)
+    grants = services.device_flow.devices(user.user_id)
     return render(
         request,
         "api_keys.html",
@@ -46,7 +43,7 @@ def api_keys(request: Request, user: User) -> Response:
 async def create_key(request: Request, user: User) -> Response:
     form = await request.form()
     check_csrf(user, form.get("csrf_token"))
-    services: Services = request.app.state.services
+    services: ApiServices = request.app.state.services
     name = str(form.get("name", "")).strip()
     scopes = "read" if form.get("access") == "read" else "read write"
     days = EXPIRIES.get(str(form.get("expires", "never")))
@@ -64,9 +61,8 @@ async def create_key(request: Request, user: User) -> Response:
 @router.post("/api-keys/{key_id}/revoke")
 async def revoke_key(key_id: str, request: Request, user: User) -> Response:
     check_csrf(user, (await request.form()).get("csrf_token"))
-    services: Services = request.app.state.services
-    with services.db.read() as conn:
-        mine = {row.id for row in list_keys(conn, user_id=user.user_id)}
+    services: ApiServices = request.app.state.services
+    mine = {row.id for row in services.accounts.list_keys(user_id=user.user_id)}
     if key_id in mine:
         services.accounts.revoke_key(key_id)
     return RedirectResponse("/api-keys", status_code=303)
@@ -75,8 +71,6 @@ async def revoke_key(key_id: str, request: Request, user: User) -> Response:
 @router.post("/api-keys/devices/{grant_id}/revoke")
 async def revoke_device(grant_id: str, request: Request, user: User) -> Response:
     check_csrf(user, (await request.form()).get("csrf_token"))
-    services: Services = request.app.state.services
-    with services.db.write() as conn:
-        if any(g.id == grant_id for g in oauth_store.list_grants(conn, user.user_id)):
-            oauth_store.revoke_grant(conn, grant_id, now=now())
+    services: ApiServices = request.app.state.services
+    services.device_flow.sign_out_device(user.user_id, grant_id)
     return RedirectResponse("/api-keys", status_code=303)

@@ -8,8 +8,7 @@ from fastapi.responses import Response
 from ..errors import ServiceError
 from ..security.accounts import check_password
 from ..security.passwords import hash_password
-from ..services import Services
-from ..store.users import list_users
+from ..services import ApiServices
 from .auth import Admin, check_csrf
 from .templating import render
 
@@ -19,9 +18,8 @@ router = APIRouter(include_in_schema=False)
 def _page(
     request: Request, *, message: str | None = None, error: str | None = None, status_code: int = 200
 ) -> Response:
-    services: Services = request.app.state.services
-    with services.db.read() as conn:
-        users = list_users(conn)
+    services: ApiServices = request.app.state.services
+    users = services.accounts.list_users()
     return render(request, "users.html", status_code=status_code, users=users, message=message, error=error)
 
 
@@ -34,7 +32,7 @@ def users(request: Request, admin: Admin) -> Response:
 async def create_user(request: Request, admin: Admin) -> Response:
     form = await request.form()
     check_csrf(admin, form.get("csrf_token"))
-    services: Services = request.app.state.services
+    services: ApiServices = request.app.state.services
     username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
     role = "admin" if form.get("role") == "admin" else "user"
     try:
@@ -49,7 +47,7 @@ async def create_user(request: Request, admin: Admin) -> Response:
 async def change_user(request: Request, user_id: str, action: str, admin: Admin) -> Response:
     form = await request.form()
     check_csrf(admin, form.get("csrf_token"))
-    services: Services = request.app.state.services
+    services: ApiServices = request.app.state.services
     try:
         if action == "password":
             services.accounts.set_password(user_id, str(form.get("password", "")))

@@ -2,33 +2,34 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from ..api.streams.schemas import StreamPatch
 from ..domain.states import ACTIVE_BATCH_STATUSES
 from ..errors import Conflict
-from ..services import Services
-from ..store.batches import problem_rows
+from ..render import sference as wire
+from ..render.pages import newest_first
+from ..services import ApiServices
 from .auth import User, as_principal, check_csrf
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
 
+PAGE = 50
 PROBLEMS_SHOWN = 50
 COMPLETIONS_SHOWN = 20
 
 
-def _services(request: Request) -> Services:
+def _services(request: Request) -> ApiServices:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
 @router.get("/batches")
 def batches(request: Request, user: User, before: str | None = None) -> Response:
-    page = _services(request).batches.list(as_principal(user), limit=50, before=before)
+    listed = _services(request).batches.list(as_principal(user), limit=PAGE, before=before)
+    page = newest_first(listed, PAGE, wire.batch)
     live = any(b["status"] in ACTIVE_BATCH_STATUSES for b in page["items"])
     return render(request, "batches.html", page=page, live=live)
 
@@ -36,17 +37,16 @@ def batches(request: Request, user: User, before: str | None = None) -> Response
 @router.get("/batches/{batch_id}")
 def batch(request: Request, batch_id: str, user: User) -> Response:
     services = _services(request)
-    detail = services.batches.get(as_principal(user), batch_id)
-    with services.db.read() as conn:
-        problems = [
-            {
-                "row": r.row_index,
-                "custom_id": r.custom_id,
-                "status": r.status,
-                "error": json.loads(r.error) if r.error else None,
-            }
-            for r in problem_rows(conn, batch_id, limit=PROBLEMS_SHOWN)
-        ]
+    detail = wire.batch(services.batches.get(as_principal(user), batch_id))
+    problems = [
+        {
+            "row": r.row_index,
+            "custom_id": r.custom_id,
+            "status": r.status.value,
+            "error": r.error.as_dict() if r.error else None,
+        }
+        for r in services.batches.problem_rows(batch_id, limit=PROBLEMS_SHOWN)
+    ]
     return render(
         request, "batch.html", batch=detail, problems=problems, live=detail["status"] in ACTIVE_BATCH_STATUSES
     )
@@ -66,9 +66,8 @@ async def cancel_batch(request: Request, batch_id: str, user: User) -> Response:
 def batch_results(request: Request, batch_id: str, user: User) -> StreamingResponse:
     services = _services(request)
     services.batches.get(as_principal(user), batch_id)  # 404 unless it is theirs
-    lines = (line.encode() + b"\n" for line in services.batches.iter_result_lines(batch_id))
     return StreamingResponse(
-        lines,
+        wire.result_lines(services.batches.iter_rows(batch_id)),
         media_type="application/x-ndjson",
         headers={"Content-Disposition": f'attachment; filename="{batch_id}.jsonl"'},
     )
@@ -76,19 +75,17 @@ def batch_results(request: Request, batch_id: str, user: User) -> StreamingRespo
 
 @router.get("/streams")
 def streams(request: Request, user: User, before: str | None = None) -> Response:
-    return render(
-        request, "streams.html", page=_services(request).streams.list(as_principal(user), limit=50, before=before)
-    )
+    listed = _services(request).streams.list(as_principal(user), limit=PAGE, before=before)
+    return render(request, "streams.html", page=newest_first(listed, PAGE, wire.stream_summary))
 
 
 @router.get("/streams/{stream_id}")
 def stream(request: Request, stream_id: str, user: User) -> Response:
     services = _services(request)
     who = as_principal(user)
-    detail = services.streams.get(who, stream_id)
-    latest: list[dict[str, Any]] = services.events.page(
-        who, stream_id=stream_id, after=None, before=None, limit=COMPLETIONS_SHOWN
-    )["data"][::-1]
+    detail = wire.stream(*services.streams.detail(who, stream_id))
+    events, _ = services.events.page(who, stream_id=stream_id, after=None, before=None, limit=COMPLETIONS_SHOWN)
+    latest: list[dict[str, Any]] = [wire.event(e) for e in reversed(events)]
     busy = detail["pending_items"] + detail["running_items"] > 0
     return render(request, "stream.html", stream=detail, completions=latest, live=busy)
 
@@ -97,9 +94,9 @@ def stream(request: Request, stream_id: str, user: User) -> Response:
 async def change_stream(request: Request, stream_id: str, action: str, user: User) -> Response:
     check_csrf(user, (await request.form()).get("csrf_token"))
     if action in ("cancel", "archive"):
-        change = StreamPatch(status="cancelled" if action == "cancel" else "archived")
+        status = "cancelled" if action == "cancel" else "archived"
         try:
-            _services(request).streams.patch(as_principal(user), stream_id, change)
+            _services(request).streams.patch(as_principal(user), stream_id, name=None, status=status)
         except Conflict:
             pass
     return RedirectResponse(f"/streams/{stream_id}", status_code=303)

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .sampling import SAMPLING_BOUNDS, SAMPLING_FIELDS, Bounds
+
 ROLES = ("system", "developer", "user", "assistant", "tool")
 TEXT_PART_TYPES = ("text", "input_text", "output_text")
 MAX_STOP_SEQUENCES = 4
@@ -41,6 +43,12 @@ _IGNORED_FIELDS = frozenset(
 class FieldError:
     field: str
     message: str
+    code: str | None = None  # a machine-readable reason where a surface reports one
+
+    def at(self, context: str) -> FieldError:
+        """The same problem, with its field path under ``context``."""
+        path = f"{context}.{self.field}" if context and self.field else self.field or context
+        return FieldError(path, self.message, self.code)
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
@@ -100,16 +108,9 @@ _KNOWN_FIELDS = frozenset(
         "max_tokens",
         "max_completion_tokens",
         "max_output_tokens",
-        "temperature",
-        "top_p",
-        "top_k",
-        "min_p",
-        "seed",
+        *SAMPLING_FIELDS,
         "stop",
         "n",
-        "presence_penalty",
-        "frequency_penalty",
-        "repetition_penalty",
         "stream",
         "background",
         "tools",
@@ -233,18 +234,8 @@ def _sampling(body: dict[str, Any], out: dict[str, Any], err: Any) -> None:
     elif token_limits:
         out["max_tokens"] = next(iter(token_limits.values()))
 
-    _number(body, out, err, "temperature", 0.0, 2.0)
-    _number(body, out, err, "top_p", 0.0, 1.0, low_open=True)
-    _number(body, out, err, "min_p", 0.0, 1.0)
-    _number(body, out, err, "presence_penalty", -2.0, 2.0)
-    _number(body, out, err, "frequency_penalty", -2.0, 2.0)
-    _number(body, out, err, "repetition_penalty", 0.0, 10.0, low_open=True)
-    for field in ("top_k", "seed"):
-        if body.get(field) is not None:
-            if not _is_int(body[field]) or (field == "top_k" and body[field] < 0):
-                err(field, f"must be {'a non-negative ' if field == 'top_k' else 'an '}integer, got {body[field]!r}")
-            else:
-                out[field] = body[field]
+    for name, bounds in SAMPLING_BOUNDS.items():
+        _bounded(body, out, err, name, bounds)
     if body.get("n") is not None and body["n"] != 1:
         err("n", "only n = 1 is supported")
 
@@ -261,17 +252,23 @@ def _sampling(body: dict[str, Any], out: dict[str, Any], err: Any) -> None:
             out["stop"] = stops
 
 
-def _number(
-    body: dict[str, Any], out: dict[str, Any], err: Any, field: str, low: float, high: float, *, low_open: bool = False
-) -> None:
+def _bounded(body: dict[str, Any], out: dict[str, Any], err: Any, field: str, bounds: Bounds) -> None:
     value = body.get(field)
     if value is None:
         return
+    if bounds.integer:
+        if not _is_int(value) or (bounds.low is not None and value < bounds.low):
+            kind = "a non-negative integer" if bounds.low == 0 else "an integer"
+            err(field, f"must be {kind}, got {value!r}")
+            return
+        out[field] = value
+        return
+    low, high = bounds.low or 0.0, bounds.high or 0.0
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok and (value < low or value > high or (low_open and value == low)):
+    if ok and (value < low or value > high or (bounds.low_open and value == low)):
         ok = False
     if not ok:
-        bound = f"{'>' if low_open else '>='} {low:g} and <= {high:g}"
+        bound = f"{'>' if bounds.low_open else '>='} {low:g} and <= {high:g}"
         err(field, f"must be a number {bound}, got {value!r}")
         return
     out[field] = value
@@ -291,6 +288,15 @@ def _unsupported(body: dict[str, Any], err: Any) -> None:
         kind = text["format"].get("type")
         if kind not in (None, "text"):
             err("text.format.type", f"{kind!r} is not supported yet; only 'text' is")
+
+
+MODEL_NOT_FOUND = "model_not_found"
+
+
+def model_not_served(model: str, served: str, *, context: str = "") -> FieldError:
+    """The problem of a body whose model no engine here serves (``served`` lists those that are)."""
+    message = f"model {model!r} is not served here; served models: {served}"
+    return FieldError("model", message, MODEL_NOT_FOUND).at(context)
 
 
 def check_limits(chat: dict[str, Any], limits: Limits, *, context: str = "body") -> list[FieldError]:

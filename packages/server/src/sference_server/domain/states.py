@@ -1,4 +1,4 @@
-"""Item and batch states, and the transitions the store allows.
+"""The state machines of the request lifecycle, as data.
 
 Item:  queued -> running -> completed | failed | cancelled | expired
           \\-----------------------------> cancelled | expired
@@ -7,11 +7,24 @@ A running item whose lease ran out, or whose engine error is transient, goes bac
 Batch: pending (nothing started) -> running -> completed | failed | cancelled.
 A finished batch is ``completed`` when at least one item completed, otherwise ``failed`` with an
 error saying why (every request failed, or the window ran out before any finished).
+
+Stream: open -> cancelled -> archived (or open -> archived).
+
+OpenAI batch (what ``/openai/v1/batches`` reports, derived from the batch it wraps):
+in_progress -> completed | expired | failed | cancelled; a batch whose input file failed
+validation is ``failed`` from the start.
+
+The store moves rows only along these tables: every status change is a guarded UPDATE whose
+``WHERE status IN (...)`` comes from ``sources(...)``; a single-row change that matches nothing
+raises ``IllegalTransition`` (store/guards.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum, StrEnum
+
+from ..errors import Conflict
 
 
 class ItemStatus(StrEnum):
@@ -23,10 +36,6 @@ class ItemStatus(StrEnum):
     EXPIRED = "expired"
 
 
-ACTIVE_ITEM_STATUSES = (ItemStatus.QUEUED, ItemStatus.RUNNING)
-TERMINAL_ITEM_STATUSES = (ItemStatus.COMPLETED, ItemStatus.FAILED, ItemStatus.CANCELLED, ItemStatus.EXPIRED)
-
-
 class BatchStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
@@ -35,10 +44,95 @@ class BatchStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-ACTIVE_BATCH_STATUSES = (BatchStatus.PENDING, BatchStatus.RUNNING)
-TERMINAL_BATCH_STATUSES = (BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.CANCELLED)
+class StreamStatus(StrEnum):
+    OPEN = "open"
+    CANCELLED = "cancelled"
+    ARCHIVED = "archived"
 
-# The batch counter column that holds the number of items in each status.
+
+class OpenAIBatchStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ITEM_TRANSITIONS: Mapping[ItemStatus, frozenset[ItemStatus]] = {
+    ItemStatus.QUEUED: frozenset({ItemStatus.RUNNING, ItemStatus.CANCELLED, ItemStatus.EXPIRED}),
+    ItemStatus.RUNNING: frozenset(
+        {ItemStatus.QUEUED, ItemStatus.COMPLETED, ItemStatus.FAILED, ItemStatus.CANCELLED, ItemStatus.EXPIRED}
+    ),
+    ItemStatus.COMPLETED: frozenset(),
+    ItemStatus.FAILED: frozenset(),
+    ItemStatus.CANCELLED: frozenset(),
+    ItemStatus.EXPIRED: frozenset(),
+}
+
+BATCH_TRANSITIONS: Mapping[BatchStatus, frozenset[BatchStatus]] = {
+    BatchStatus.PENDING: frozenset(
+        {BatchStatus.RUNNING, BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.CANCELLED}
+    ),
+    BatchStatus.RUNNING: frozenset({BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.CANCELLED}),
+    BatchStatus.COMPLETED: frozenset(),
+    BatchStatus.FAILED: frozenset(),
+    BatchStatus.CANCELLED: frozenset(),
+}
+
+STREAM_TRANSITIONS: Mapping[StreamStatus, frozenset[StreamStatus]] = {
+    StreamStatus.OPEN: frozenset({StreamStatus.CANCELLED, StreamStatus.ARCHIVED}),
+    StreamStatus.CANCELLED: frozenset({StreamStatus.ARCHIVED}),
+    StreamStatus.ARCHIVED: frozenset(),
+}
+
+OPENAI_BATCH_TRANSITIONS: Mapping[OpenAIBatchStatus, frozenset[OpenAIBatchStatus]] = {
+    OpenAIBatchStatus.IN_PROGRESS: frozenset(
+        {
+            OpenAIBatchStatus.COMPLETED,
+            OpenAIBatchStatus.EXPIRED,
+            OpenAIBatchStatus.FAILED,
+            OpenAIBatchStatus.CANCELLED,
+        }
+    ),
+    OpenAIBatchStatus.COMPLETED: frozenset(),
+    OpenAIBatchStatus.EXPIRED: frozenset(),
+    OpenAIBatchStatus.FAILED: frozenset(),
+    OpenAIBatchStatus.CANCELLED: frozenset(),
+}
+
+
+def sources[S: StrEnum](transitions: Mapping[S, frozenset[S]], target: S) -> tuple[S, ...]:
+    """The states ``target`` may be reached from, in declaration order (a guard's ``IN (...)``)."""
+    return tuple(state for state, targets in transitions.items() if target in targets)
+
+
+def is_terminal[S: StrEnum](transitions: Mapping[S, frozenset[S]], state: S) -> bool:
+    return not transitions[state]
+
+
+def check_transition[S: StrEnum](transitions: Mapping[S, frozenset[S]], old: S, new: S, *, what: str) -> None:
+    """Raise ``IllegalTransition`` unless ``old -> new`` is allowed."""
+    if new not in transitions[old]:
+        raise IllegalTransition(what, old, new)
+
+
+class IllegalTransition(Conflict):
+    """A state change the machine forbids, or a guarded UPDATE that matched no row because the
+    object was no longer in a state the change starts from. Callers translate it into a clearer
+    ``Conflict`` or treat it as "someone else got there first"; left alone it is a 409."""
+
+    def __init__(self, what: str, old: str | None, new: str) -> None:
+        self.what, self.old, self.new = what, old, new
+        state = f"is {old}" if old is not None else "is not in a state that allows it"
+        super().__init__(f"{what} {state}; it cannot become {new}")
+
+
+ACTIVE_ITEM_STATUSES = tuple(s for s in ItemStatus if not is_terminal(ITEM_TRANSITIONS, s))
+TERMINAL_ITEM_STATUSES = tuple(s for s in ItemStatus if is_terminal(ITEM_TRANSITIONS, s))
+ACTIVE_BATCH_STATUSES = tuple(s for s in BatchStatus if not is_terminal(BATCH_TRANSITIONS, s))
+TERMINAL_BATCH_STATUSES = tuple(s for s in BatchStatus if is_terminal(BATCH_TRANSITIONS, s))
+
+# The batch/stream counter column that holds the number of items in each status.
 COUNTER_COLUMN = {status: f"{status.value}_count" for status in ItemStatus}
 
 
@@ -64,24 +158,14 @@ class Priority(IntEnum):
     QUEUED = 1
 
 
-class StreamStatus(StrEnum):
-    OPEN = "open"
-    CANCELLED = "cancelled"
-    ARCHIVED = "archived"
-
-
-# Which stream statuses each PATCH target may be reached from.
-STREAM_TRANSITIONS = {
-    StreamStatus.CANCELLED: (StreamStatus.OPEN,),
-    StreamStatus.ARCHIVED: (StreamStatus.OPEN, StreamStatus.CANCELLED),
-}
-
-# How an item's status reads through the Responses API.
-RESPONSE_STATUS = {
-    ItemStatus.QUEUED: "in_progress",
-    ItemStatus.RUNNING: "in_progress",
-    ItemStatus.COMPLETED: "completed",
-    ItemStatus.FAILED: "failed",
-    ItemStatus.EXPIRED: "failed",
-    ItemStatus.CANCELLED: "cancelled",
-}
+def batch_outcome(*, completed: int, failed: int, expired: int) -> tuple[BatchStatus, ErrorCode | str | None, str]:
+    """How a batch with no queued or running item left ends: ``completed`` if anything completed;
+    otherwise ``failed``, with an error code and a message saying why."""
+    if completed > 0:
+        return BatchStatus.COMPLETED, None, ""
+    if expired and not failed:
+        return BatchStatus.FAILED, ErrorCode.BATCH_EXPIRED, "the completion window ended before any request finished"
+    message = f"no request completed: {failed} failed"
+    if expired:
+        message += f", {expired} expired"
+    return BatchStatus.FAILED, "all_requests_failed", message + "; see error_json of each result row"

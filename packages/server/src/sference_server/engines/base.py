@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..domain.sampling import SAMPLING_FIELDS, SamplingParams
+
 
 @dataclass(frozen=True)
 class ChatRequest:
@@ -18,46 +20,36 @@ class ChatRequest:
 
     messages: list[dict[str, Any]]
     max_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    min_p: float | None = None
-    seed: int | None = None
     stop: list[str] = field(default_factory=list)
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    repetition_penalty: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    extra: dict[str, Any] = field(default_factory=dict)  # anything else the body carried
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> ChatRequest:
-        known = {k: body[k] for k in _FIELDS if k in body}
-        extra = {k: v for k, v in body.items() if k not in _FIELDS and k != "model"}
-        return cls(**known, extra=extra)
+        extra = {k: v for k, v in body.items() if k not in _OWN_FIELDS and k not in SAMPLING_FIELDS}
+        return cls(
+            messages=body["messages"],
+            max_tokens=body.get("max_tokens"),
+            stop=body.get("stop", []),
+            sampling=SamplingParams.from_body(body),
+            extra=extra,
+        )
 
 
-_FIELDS = (
-    "messages",
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "min_p",
-    "seed",
-    "stop",
-    "presence_penalty",
-    "frequency_penalty",
-    "repetition_penalty",
-)
+_OWN_FIELDS = frozenset({"model", "messages", "max_tokens", "stop"})
 
 
 @dataclass(frozen=True)
 class ChatResult:
+    """What an engine produced for one request."""
+
     text: str
     finish_reason: str  # "stop" | "length"
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int = 0
+    reasoning: str | None = None  # a reasoning model's thinking, when the engine separates it
+    reasoning_tokens: int = 0
 
 
 class EngineError(Exception):

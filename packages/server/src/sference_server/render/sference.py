@@ -1,50 +1,190 @@
-"""Wire shapes of batches (contract §2.2): built from store rows by named functions."""
+"""The sference API's wire shapes (seed version, contract §2: sference-sdk/cli 0.0.4): batches,
+results rows, responses, streams, completion events."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Row
+from ..domain.states import ItemStatus
+from ..store.records import Batch, FeedEvent, Item, LatestCompletion, Stream
+from ..timeutil import iso, unix
+from .openai_chat import chat_completion, compact
 
-from ...timeutil import iso
+# How an item's status reads through /v1/responses.
+RESPONSE_STATUS = {
+    ItemStatus.QUEUED: "in_progress",
+    ItemStatus.RUNNING: "in_progress",
+    ItemStatus.COMPLETED: "completed",
+    ItemStatus.FAILED: "failed",
+    ItemStatus.EXPIRED: "failed",
+    ItemStatus.CANCELLED: "cancelled",
+}
 
 
-def batch_to_wire(row: Row[Any]) -> dict[str, Any]:
-    prompt, completion = int(row.prompt_tokens), int(row.completion_tokens)
+def batch(batch: Batch) -> dict[str, Any]:
+    counts = batch.counts
     return {
-        "id": row.id,
+        "id": batch.id,
         "object": "batch",
-        "status": row.status,
-        "window": row.window,
-        "model": row.model,
-        "request_count": row.request_count,
-        "created_at": iso(row.created_at),
-        "updated_at": iso(row.updated_at),
-        "started_at": iso(row.started_at),
-        "completed_at": iso(row.completed_at),
-        "cancelled_at": iso(row.cancelled_at),
-        "expires_at": iso(row.deadline),
-        "total_prompt_tokens": prompt,
-        "total_completion_tokens": completion,
-        "total_tokens": prompt + completion,
+        "status": batch.status.value,
+        "window": batch.window,
+        "model": batch.model,
+        "request_count": counts.request_count,
+        "created_at": iso(batch.created_at),
+        "updated_at": iso(batch.updated_at),
+        "started_at": iso(batch.started_at),
+        "completed_at": iso(batch.completed_at),
+        "cancelled_at": iso(batch.cancelled_at),
+        "expires_at": iso(batch.deadline),
+        "total_prompt_tokens": counts.prompt_tokens,
+        "total_completion_tokens": counts.completion_tokens,
+        "total_tokens": counts.prompt_tokens + counts.completion_tokens,
         "request_counts": {
-            "total": row.request_count,
-            "queued": row.queued_count,
-            "running": row.running_count,
-            "completed": row.completed_count,
-            "failed": row.failed_count,
-            "cancelled": row.cancelled_count,
-            "expired": row.expired_count,
+            "total": counts.request_count,
+            "queued": counts.queued_count,
+            "running": counts.running_count,
+            "completed": counts.completed_count,
+            "failed": counts.failed_count,
+            "cancelled": counts.cancelled_count,
+            "expired": counts.expired_count,
         },
-        "error": json.loads(row.error) if row.error else None,
+        "error": batch.error.as_dict() if batch.error else None,
     }
 
 
-def result_row_json(row: Row[Any]) -> str:
-    """One results row ``{custom_id, status, result_json, error_json}``; stored JSON is spliced in
-    as is, never re-parsed."""
+def result_row(item: Item) -> str:
+    """One results row ``{custom_id, status, result_json, error_json}`` as JSON text; the result
+    is the OpenAI chat completion the seed's clients expect."""
+    result = compact(chat_completion(item)) if item.output is not None else "null"
+    error = item.error.to_json() if item.error else "null"
     return (
-        f'{{"custom_id":{json.dumps(row.custom_id)},"status":"{row.status}",'
-        f'"result_json":{row.result or "null"},"error_json":{row.error or "null"}}}'
+        f'{{"custom_id":{json.dumps(item.custom_id)},"status":"{item.status.value}",'
+        f'"result_json":{result},"error_json":{error}}}'
     )
+
+
+def result_lines(rows: Iterator[Item]) -> Iterator[bytes]:
+    """``results.jsonl``: a results row a line."""
+    for item in rows:
+        yield result_row(item).encode() + b"\n"
+
+
+def results_document(batch: Batch, output_url: str, rows: Iterator[Item] | None) -> Iterator[bytes]:
+    """``GET /v1/batches/{id}/results``: the head, then the rows (None until the batch finished)."""
+    head = {
+        "batch_id": batch.id,
+        "status": batch.status.value,
+        "output_url": output_url,
+        "completed_at": iso(batch.completed_at),
+    }
+    prefix = json.dumps(head)[:-1]
+    if rows is None:
+        yield (prefix + ',"results":null}').encode()
+        return
+    yield (prefix + ',"results":[').encode()
+    first = True
+    for item in rows:
+        line = result_row(item)
+        yield (line if first else "," + line).encode()
+        first = False
+    yield b"]}"
+
+
+def _usage(item: Item) -> dict[str, Any] | None:
+    if item.output is None:
+        return None
+    usage = item.output.usage
+    return {
+        "input_tokens": usage.prompt_tokens,
+        "output_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "input_tokens_details": {"cached_tokens": usage.cached_tokens},
+    }
+
+
+def response(item: Item) -> dict[str, Any]:
+    """An item seen through /v1/responses. ``output`` uses the flat 0.0.4 item shape."""
+    output = [{"type": "output_text", "text": item.output.text}] if item.output is not None else []
+    return {
+        "id": item.id,
+        "object": "response",
+        "created_at": unix(item.created_at),
+        "completed_at": unix(item.completed_at),
+        "model": item.model,
+        "status": RESPONSE_STATUS[item.status],
+        "output": output,
+        "error": item.error.as_dict() if item.error and item.status != ItemStatus.COMPLETED else None,
+        "usage": _usage(item),
+        "metadata": item.metadata or {},
+        "custom_id": item.custom_id,
+        "stream_id": item.stream_id,
+        "batch_id": item.batch_id,
+    }
+
+
+def response_summary(item: Item) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "object": "response",
+        "created_at": unix(item.created_at),
+        "model": item.model,
+        "status": RESPONSE_STATUS[item.status],
+    }
+
+
+def stream_summary(stream: Stream) -> dict[str, Any]:
+    return {
+        "id": stream.id,
+        "object": "stream",
+        "name": stream.name,
+        "window": stream.window,
+        "status": stream.status.value,
+        "created_at": iso(stream.created_at),
+        "updated_at": iso(stream.updated_at),
+    }
+
+
+def stream(stream: Stream, latest: LatestCompletion | None) -> dict[str, Any]:
+    counts = stream.counts
+    return {
+        **stream_summary(stream),
+        "cancelled_at": iso(stream.cancelled_at),
+        "archived_at": iso(stream.archived_at),
+        "total_items": counts.request_count,
+        "pending_items": counts.queued_count,
+        "running_items": counts.running_count,
+        "completed_items": counts.completed_count,
+        "failed_items": counts.failed_count + counts.expired_count,
+        "cancelled_items": counts.cancelled_count,
+        "expired_items": counts.expired_count,
+        "completion_ratio": counts.finished / counts.request_count if counts.request_count else 0.0,
+        "total_prompt_tokens": counts.prompt_tokens,
+        "total_completion_tokens": counts.completion_tokens,
+        "total_tokens": counts.prompt_tokens + counts.completion_tokens,
+        "last_completion_at": iso(latest.created_at) if latest else None,
+        "latest_completion_id": latest.id if latest else None,
+    }
+
+
+def event(event: FeedEvent) -> dict[str, Any]:
+    """A completion event (contract §2.4, ``StreamInferenceCompletionEvent``)."""
+    item = event.item
+    prompt, completion = item.prompt_tokens, item.completion_tokens
+    return {
+        "object": "response.completion",
+        "completion_id": event.id,
+        "response_id": item.id,
+        "custom_id": item.custom_id,
+        "status": event.status.value,
+        "result": chat_completion(item) if item.output is not None else None,
+        "error": item.error.as_dict() if item.error and event.status != ItemStatus.COMPLETED else None,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": None if prompt is None or completion is None else prompt + completion,
+        "completed_at": iso(event.created_at),
+        "model": item.model,
+        "batch_id": item.batch_id,
+        "stream_id": item.stream_id,
+    }

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
-
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from ..ids import uuid7
 from ..store import users as store
 from ..store.console import delete_sessions_of
-from ..store.database import Database
+from ..store.database import Database, Duplicate
+from ..store.records import ApiKey, User
 from ..timeutil import now
 from .device_flow import ACCESS_PREFIX, DeviceFlow
 from .keys import DEFAULT_SCOPES, SCOPES, display_prefix, hash_key, new_key
@@ -54,7 +53,7 @@ class Accounts:
                         "created_at": now(),
                     },
                 )
-        except IntegrityError as exc:
+        except Duplicate as exc:
             raise Conflict(f"user {username!r} already exists") from exc
         return user_id
 
@@ -94,9 +93,18 @@ class Accounts:
                         "expires_at": expires_at,
                     },
                 )
-        except IntegrityError as exc:
+        except Duplicate as exc:
             raise Conflict("this API key is already registered") from exc
         return key
+
+    def list_users(self) -> list[User]:
+        with self.db.read() as conn:
+            return store.list_users(conn)
+
+    def list_keys(self, *, user_id: str | None = None) -> list[ApiKey]:
+        """Oldest first, with each key's ``username``."""
+        with self.db.read() as conn:
+            return store.list_keys(conn, user_id=user_id)
 
     def key_registered(self, plaintext: str) -> bool:
         with self.db.read() as conn:
@@ -105,12 +113,12 @@ class Accounts:
     def revoke_key(self, ref: str) -> str:
         """Revoke by key id or display prefix; returns the key id."""
         with self.db.write() as conn:
-            matches = store.key_by_id_or_prefix(conn, ref)
+            matches = store.key_ids_by_id_or_prefix(conn, ref)
             if not matches:
                 raise NotFound(f"no API key with id or prefix {ref!r}")
             if len(matches) > 1:
                 raise Conflict(f"{ref!r} matches {len(matches)} keys; use the key id")
-            key_id = str(matches[0].id)
+            key_id = matches[0]
             store.revoke_key(conn, key_id, now=now())
         return key_id
 

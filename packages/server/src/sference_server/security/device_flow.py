@@ -110,6 +110,17 @@ class DeviceFlow:
             status = "approved" if approve else "denied"
             return store.set_device(conn, row.id, expect="pending", status=status, user_id=user_id)
 
+    def devices(self, user_id: str) -> list[Any]:
+        """The user's signed-in devices (grants not revoked), newest first."""
+        with self.db.read() as conn:
+            return store.list_grants(conn, user_id)
+
+    def sign_out_device(self, user_id: str, grant_id: str) -> None:
+        """Revoke one of the user's devices (another user's grant id changes nothing)."""
+        with self.db.write() as conn:
+            if any(g.id == grant_id for g in store.list_grants(conn, user_id)):
+                store.revoke_grant(conn, grant_id, now=now())
+
     def exchange(self, body: dict[str, Any]) -> dict[str, Any]:
         grant_type = body.get("grant_type")
         client_id = body.get("client_id")

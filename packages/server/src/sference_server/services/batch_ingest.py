@@ -12,15 +12,15 @@ from typing import IO, Any
 
 import ijson
 
-from ...catalog import ModelCatalog
-from ...domain.chat import FieldError
-from ...domain.windows import BATCH_WINDOWS
-from ...errors import BadRequest
-from .rows import ParsedBatch, RowChecker, spill_file, spill_row
+from ..catalog import ModelCatalog
+from ..domain.chat import FieldError
+from ..domain.endpoints import ENDPOINTS as ROW_URLS
+from ..domain.windows import BATCH_WINDOWS
+from ..errors import BadRequest
+from .batch_rows import ParsedBatch, RowChecker, spill_file, spill_row
 
 MAX_REPORTED_ERRORS = 100
 ROW_FIELDS = frozenset({"custom_id", "body", "method", "url"})
-ROW_URLS = ("/v1/chat/completions", "/v1/responses")
 
 
 @dataclass

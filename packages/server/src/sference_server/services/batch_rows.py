@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from ...catalog import ModelCatalog
-from ...domain.chat import FieldError, check_limits, normalise_chat_body
+from ..catalog import ModelCatalog
+from ..domain.chat import FieldError, check_limits, model_not_served, normalise_chat_body
 
 MAX_CUSTOM_ID_LENGTH = 512
 
@@ -44,10 +44,7 @@ class RowChecker:
             if self.model is None:
                 self.model = model
                 if self.catalog.limits(model) is None:
-                    served = self.catalog.describe_served()
-                    problems.append(
-                        FieldError("body.model", f"model {model!r} is not served here; served models: {served}")
-                    )
+                    problems.append(model_not_served(model, self.catalog.describe_served(), context="body"))
             elif model != self.model:
                 problems.append(
                     FieldError(
@@ -64,7 +61,9 @@ class RowChecker:
 
 @dataclass
 class ParsedBatch:
-    """Validated rows, spilled to a temporary file (one JSON array ``[custom_id, body]`` a line)."""
+    """Validated rows, spilled to a temporary file: a line per row, the custom_id as JSON, a tab,
+    and the normalised body as JSON text (JSON text never holds a raw tab), so the body is
+    serialised once and inserted as it is."""
 
     window: str
     model: str
@@ -75,8 +74,8 @@ class ParsedBatch:
         """``(custom_id, chat body as JSON text)`` in input order."""
         self.rows.seek(0)
         for line in self.rows:
-            custom_id, body = json.loads(line)
-            yield custom_id, json.dumps(body, separators=(",", ":"))
+            custom_id, body = line.rstrip("\n").split("\t", 1)
+            yield json.loads(custom_id), body
 
     def close(self) -> None:
         self.rows.close()
@@ -87,4 +86,4 @@ def spill_file(spill_dir: str | None = None) -> IO[str]:
 
 
 def spill_row(spill: IO[str], custom_id: str | None, body: dict[str, Any]) -> None:
-    spill.write(json.dumps([custom_id, body], separators=(",", ":")) + "\n")
+    spill.write(f"{json.dumps(custom_id)}\t{json.dumps(body, separators=(',', ':'))}\n")

@@ -12,17 +12,16 @@ processes, by PostgreSQL NOTIFY or SQLite's data_version) and polling every seco
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import anyio
 
-from ...errors import NotFound
-from ...notify import Signal
-from ...security.principal import Principal
-from ...store import streams as stream_store
-from ...store.database import Database
-from ...store.events import read_feed
-from .schemas import event_to_wire
+from ..errors import NotFound
+from ..notify import Signal
+from ..security.principal import Principal
+from ..store import streams as stream_store
+from ..store.database import Database
+from ..store.events import read_feed
+from ..store.records import FeedEvent
 
 MAX_WAIT_MS = 25_000
 RECHECK_SECONDS = 1.0
@@ -35,14 +34,12 @@ class EventService:
 
     def page(
         self, who: Principal, *, stream_id: str | None, after: str | None, before: str | None, limit: int
-    ) -> dict[str, Any]:
-        with self.db.read() as conn:
-            if stream_id is not None and stream_store.get_stream(conn, stream_id, user_id=who.user_id) is None:
+    ) -> tuple[list[FeedEvent], bool]:
+        """The events of the page, and whether more lie beyond it."""
+        with self.db.read() as tx:
+            if stream_id is not None and stream_store.get_stream(tx, stream_id, user_id=who.user_id) is None:
                 raise NotFound(f"no stream with id {stream_id!r}")
-            rows, more = read_feed(
-                conn, user_id=who.user_id, stream_id=stream_id, after=after, before=before, limit=limit
-            )
-        return {"object": "list", "data": [event_to_wire(r) for r in rows], "has_more": more}
+            return read_feed(tx, user_id=who.user_id, stream_id=stream_id, after=after, before=before, limit=limit)
 
     async def wait_for_page(
         self,
@@ -53,7 +50,7 @@ class EventService:
         before: str | None,
         limit: int,
         wait_ms: int,
-    ) -> dict[str, Any]:
+    ) -> tuple[list[FeedEvent], bool]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(wait_ms, MAX_WAIT_MS) / 1000
         woken = asyncio.Event()
@@ -61,12 +58,12 @@ class EventService:
         try:
             while True:
                 woken.clear()
-                page = await anyio.to_thread.run_sync(
+                events, more = await anyio.to_thread.run_sync(
                     lambda: self.page(who, stream_id=stream_id, after=after, before=before, limit=limit)
                 )
                 remaining = deadline - loop.time()
-                if page["data"] or remaining <= 0:
-                    return page
+                if events or remaining <= 0:
+                    return events, more
                 try:
                     await asyncio.wait_for(woken.wait(), min(remaining, RECHECK_SECONDS))
                 except TimeoutError:

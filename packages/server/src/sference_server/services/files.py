@@ -1,24 +1,28 @@
-"""``/openai/v1/files``: upload, list, read, delete. Uploads are read from a spooled temporary
-file in 1 MiB chunks into the store; a batch's output and error files are made from its items."""
+"""Files of the OpenAI-compatible API: upload, list, read, delete. Uploads are read from a spooled
+temporary file in 1 MiB chunks into the store; a batch's output and error files are made from its
+items when read."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO
 
-from ...errors import NotFound, PayloadTooLarge
-from ...ids import uuid7
-from ...security.principal import Principal
-from ...store import files as store
-from ...store.database import Database
-from ...store.queue import CHUNK as PAGE
-from ...store.tables import items
-from ...timeutil import now
-from ..pages import openai_list
-from .wire import error_line, file_object, output_line
+from ..domain.states import ItemStatus
+from ..errors import NotFound, PayloadTooLarge
+from ..ids import uuid7
+from ..render.openai_batches import error_line, output_line
+from ..security.principal import Principal
+from ..store import files as store
+from ..store import items as item_store
+from ..store import openai_batches as openai_store
+from ..store.database import Database
+from ..store.records import FileRecord
+from ..timeutil import now
 
 UPLOAD = "upload"
 BATCH_OUTPUT, BATCH_ERROR = "batch_output", "batch_error"
+PAGE = 1000
+NOT_COMPLETED = (ItemStatus.FAILED, ItemStatus.EXPIRED, ItemStatus.CANCELLED)
 
 
 class FileService:
@@ -26,19 +30,17 @@ class FileService:
         self.db = db
         self.max_bytes = max_bytes
 
-    def upload(self, who: Principal, source: IO[bytes], filename: str, purpose: str) -> dict[str, Any]:
+    def upload(self, who: Principal, source: IO[bytes], filename: str, purpose: str) -> FileRecord:
         file_id, size = f"file-{uuid7()}", 0
-        with self.db.write() as conn:
+        with self.db.write() as tx:
             store.insert_file(
-                conn,
-                {
-                    "id": file_id,
-                    "user_id": who.user_id,
-                    "filename": filename[:255],
-                    "purpose": purpose,
-                    "kind": UPLOAD,
-                    "created_at": now(),
-                },
+                tx,
+                file_id=file_id,
+                user_id=who.user_id,
+                filename=filename[:255],
+                purpose=purpose,
+                kind=UPLOAD,
+                now=now(),
             )
             for seq, chunk in enumerate(iter(lambda: source.read(store.CHUNK_BYTES), b"")):
                 size += len(chunk)
@@ -46,61 +48,61 @@ class FileService:
                     raise PayloadTooLarge(
                         f"the file exceeds the limit of {self.max_bytes} bytes (SFERENCE_MAX_BATCH_BYTES)"
                     )
-                store.insert_chunk(conn, file_id, seq, chunk)
-            store.set_size(conn, file_id, size)
-            row = store.get_file(conn, file_id, user_id=who.user_id)
-        return file_object(row)
+                store.insert_chunk(tx, file_id, seq, chunk)
+            store.set_size(tx, file_id, size)
+            record = store.get_file(tx, file_id, user_id=who.user_id)
+        assert record is not None
+        return record
 
-    def row(self, who: Principal, file_id: str) -> Any:
-        with self.db.read() as conn:
-            row = store.get_file(conn, file_id, user_id=who.user_id)
-        if row is None:
+    def get(self, who: Principal, file_id: str) -> FileRecord:
+        with self.db.read() as tx:
+            record = store.get_file(tx, file_id, user_id=who.user_id)
+        if record is None:
             raise NotFound(f"No such File object: {file_id}")
-        if row.kind != UPLOAD and row.bytes is None:
-            row = self._measure(row)
-        return row
+        if record.kind != UPLOAD and record.bytes is None:
+            record = self._measure(record)
+        return record
 
-    def _measure(self, row: Any) -> Any:
+    def _measure(self, record: FileRecord) -> FileRecord:
         """A batch file's size, counted once (its batch has finished: it cannot change)."""
-        size = sum(len(line) for line in self.content(row))
-        with self.db.write() as conn:
-            store.set_size(conn, row.id, size)
-            return store.get_file(conn, row.id, user_id=row.user_id)
+        size = sum(len(line) for line in self.content(record))
+        with self.db.write() as tx:
+            store.set_size(tx, record.id, size)
+            measured = store.get_file(tx, record.id, user_id=record.user_id)
+        assert measured is not None
+        return measured
 
-    def content(self, row: Any) -> Iterator[bytes]:
-        if row.kind == UPLOAD:
-            yield from store.iter_chunks(self.db, row.id)
+    def content(self, record: FileRecord) -> Iterator[bytes]:
+        if record.kind == UPLOAD:
+            yield from store.iter_chunks(self.db, record.id)
             return
-        with self.db.read() as conn:
-            endpoint = store.openai_batch(conn, row.batch_id).endpoint
-        wanted = ("completed",) if row.kind == BATCH_OUTPUT else ("failed", "expired", "cancelled")
+        assert record.batch_id is not None
+        with self.db.read() as tx:
+            endpoint = openai_store.endpoint_of(tx, record.batch_id)
+        output = record.kind == BATCH_OUTPUT
+        wanted = (ItemStatus.COMPLETED,) if output else NOT_COMPLETED
         after = -1
         while True:
-            with self.db.read() as conn:
-                page = list(
-                    conn.execute(
-                        items.select()
-                        .where(items.c.batch_id == row.batch_id, items.c.row_index > after, items.c.status.in_(wanted))
-                        .order_by(items.c.row_index)
-                        .limit(PAGE)
-                    )
-                )
+            with self.db.read() as tx:
+                page = item_store.batch_rows(tx, record.batch_id, statuses=wanted, after_index=after, limit=PAGE)
             for item in page:
-                line = output_line(item, endpoint) if row.kind == BATCH_OUTPUT else error_line(item)
+                line = output_line(item, endpoint) if output else error_line(item)
                 yield line.encode() + b"\n"
             if len(page) < PAGE:
                 return
-            after = page[-1].row_index
+            after = page[-1].row_index if page[-1].row_index is not None else after
 
-    def delete(self, who: Principal, file_id: str) -> dict[str, Any]:
-        row = self.row(who, file_id)
-        with self.db.write() as conn:
-            store.delete_file(conn, row.id, now=now())
+    def delete(self, who: Principal, file_id: str) -> dict[str, object]:
+        record = self.get(who, file_id)
+        with self.db.write() as tx:
+            store.delete_file(tx, record.id, now=now())
         return {"id": file_id, "object": "file", "deleted": True}
 
-    def list(self, who: Principal, *, purpose: str | None, after: str | None, limit: int, order: str) -> dict[str, Any]:
-        with self.db.read() as conn:
-            rows = store.list_files(
-                conn, user_id=who.user_id, purpose=purpose, after=after, limit=limit + 1, newest_first=order == "desc"
+    def list(
+        self, who: Principal, *, purpose: str | None, after: str | None, limit: int, newest_first: bool
+    ) -> list[FileRecord]:
+        """``limit + 1`` files (the extra one says more exist)."""
+        with self.db.read() as tx:
+            return store.list_files(
+                tx, user_id=who.user_id, purpose=purpose, after=after, limit=limit + 1, newest_first=newest_first
             )
-        return openai_list(rows, limit, file_object)

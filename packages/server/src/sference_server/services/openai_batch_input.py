@@ -7,8 +7,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ...catalog import ModelCatalog
-from ..batches.rows import ParsedBatch, RowChecker, spill_file, spill_row
+from ..catalog import ModelCatalog
+from .batch_rows import ParsedBatch, RowChecker, spill_file, spill_row
 
 MAX_REPORTED = 100
 

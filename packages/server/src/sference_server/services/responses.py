@@ -2,134 +2,91 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from sqlalchemy import insert, select
-
-from ...catalog import ModelCatalog
-from ...domain.chat import FieldError, check_limits, normalise_chat_body
-from ...domain.states import ACTIVE_ITEM_STATUSES, ErrorCode, ItemStatus
-from ...domain.windows import DEFAULT_WINDOW, RESPONSE_WINDOWS, STREAM_WINDOWS
-from ...errors import BadRequest, Conflict, NotFound
-from ...ids import uuid7
-from ...notify import Signal
-from ...security.principal import Principal
-from ...store import streams as stream_store
-from ...store.changes import WORK_CHANNEL, announce
-from ...store.database import Database
-from ...store.queue import cancel_and_record, error_json
-from ...store.tables import items
-from ...timeutil import now
-from ..pages import openai_list
-from .schemas import response_summary, response_to_wire
+from ..domain.chat import FieldError
+from ..domain.outcome import ItemError
+from ..domain.states import ACTIVE_ITEM_STATUSES, ErrorCode, ItemStatus
+from ..domain.windows import DEFAULT_WINDOW, RESPONSE_WINDOWS, STREAM_WINDOWS
+from ..errors import BadRequest, Conflict, NotFound
+from ..security.principal import Principal
+from ..store import items as item_store
+from ..store import streams as stream_store
+from ..store.database import Database, Tx
+from ..store.queue import Scope
+from ..store.records import Item
+from .lifecycle import Lifecycle
 
 MAX_METADATA_KEYS = 16
 MAX_METADATA_VALUE = 512
+CANCELLED = ItemError(ErrorCode.RESPONSE_CANCELLED, "the response was cancelled before it finished")
 
 
 class ResponseService:
-    def __init__(self, db: Database, catalog: ModelCatalog, work_signal: Signal, events_signal: Signal) -> None:
+    def __init__(self, db: Database, lifecycle: Lifecycle) -> None:
         self.db = db
-        self.catalog = catalog
-        self.work_signal = work_signal
-        self.events_signal = events_signal
+        self.lifecycle = lifecycle
 
-    def create(self, who: Principal, body: Any) -> dict[str, Any]:
+    def create(self, who: Principal, body: Any) -> Item:
         chat, metadata = self._validate(body)
         stream_id = metadata.get("stream_id")
-        accepted = now()
-        item_id = uuid7()
-        with self.db.write() as conn:
-            window = metadata.get("completion_window", DEFAULT_WINDOW)
-            if stream_id is not None:
-                stream = stream_store.get_stream(conn, stream_id, user_id=who.user_id)
-                if stream is None:
-                    raise NotFound(f"no stream with id {stream_id!r} (metadata.stream_id)")
-                if not stream_store.count_new_item(conn, stream_id, now=accepted):
-                    raise Conflict(f"stream {stream_id} is {stream.status}; it accepts no new responses")
-                window = stream.window
-            conn.execute(
-                insert(items),
-                [
-                    {
-                        "id": item_id,
-                        "user_id": who.user_id,
-                        "stream_id": stream_id,
-                        "custom_id": metadata.get("custom_id"),
-                        "model": chat["model"],
-                        "body": json.dumps(chat, separators=(",", ":")),
-                        "status": ItemStatus.QUEUED,
-                        "deadline": accepted + STREAM_WINDOWS[window],
-                        "created_at": accepted,
-                        "metadata": json.dumps(metadata) if metadata else None,
-                    }
-                ],
-            )
-            announce(conn, WORK_CHANNEL)
-            row = conn.execute(select(items).where(items.c.id == item_id)).one()
-        self.work_signal.fire()
-        return response_to_wire(row)
+        window = metadata.get("completion_window", DEFAULT_WINDOW)
+
+        def join_stream(tx: Tx, accepted: float) -> float | None:
+            if stream_id is None:
+                return None
+            stream = stream_store.get_stream(tx, stream_id, user_id=who.user_id)
+            if stream is None:
+                raise NotFound(f"no stream with id {stream_id!r} (metadata.stream_id)")
+            if not stream_store.count_new_item(tx, stream_id, now=accepted):
+                raise Conflict(f"stream {stream_id} is {stream.status}; it accepts no new responses")
+            return STREAM_WINDOWS[stream.window]
+
+        return self.lifecycle.enqueue(
+            who,
+            chat,
+            window_seconds=STREAM_WINDOWS[window],
+            stream_id=stream_id,
+            custom_id=metadata.get("custom_id"),
+            metadata=metadata or None,
+            before_insert=join_stream,
+        )
 
     def _validate(self, body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object with model and input")
         if "input" not in body and "messages" not in body:
             raise _invalid([FieldError("input", "is required")])
-        chat, problems = normalise_chat_body(body, context="", allow_background=True)
+        chat, problems = self.lifecycle.validate(body, allow_background=True)
         metadata = body.get("metadata") or {}
         problems += _check_metadata(metadata)
-        if chat is not None:
-            limits = self.catalog.limits(chat["model"])
-            if limits is None:
-                problems.append(
-                    FieldError(
-                        "model",
-                        f"model {chat['model']!r} is not served here; served models: {self.catalog.describe_served()}",
-                    )
-                )
-            else:
-                problems += check_limits(chat, limits, context="")
         if problems or chat is None:
             raise _invalid(problems)
         return chat, metadata
 
-    def _row(self, who: Principal, response_id: str) -> Any:
-        with self.db.read() as conn:
-            row = conn.execute(select(items).where(items.c.id == response_id, items.c.user_id == who.user_id)).first()
-        if row is None:
+    def get(self, who: Principal, response_id: str) -> Item:
+        with self.db.read() as tx:
+            item = item_store.get_item(tx, response_id, user_id=who.user_id)
+        if item is None:
             raise NotFound(f"no response with id {response_id!r}")
-        return row
+        return item
 
-    def get(self, who: Principal, response_id: str) -> dict[str, Any]:
-        return response_to_wire(self._row(who, response_id))
-
-    def cancel(self, who: Principal, response_id: str) -> dict[str, Any]:
-        row = self._row(who, response_id)
-        if row.status in ACTIVE_ITEM_STATUSES:
-            error = error_json(ErrorCode.RESPONSE_CANCELLED, "the response was cancelled before it finished")
-            with self.db.write() as conn:
-                cancelled = cancel_and_record(
-                    conn, items.c.id == response_id, statuses=ACTIVE_ITEM_STATUSES, error=error, now=now()
-                )
-            if cancelled:
-                self.events_signal.fire()
-        elif row.status != ItemStatus.CANCELLED:
-            raise Conflict(f"response {response_id} already finished ({row.status}); it cannot be cancelled")
+    def cancel(self, who: Principal, response_id: str) -> Item:
+        item = self.get(who, response_id)
+        if item.status in ACTIVE_ITEM_STATUSES:
+            self.lifecycle.cancel(Scope(item_id=response_id), CANCELLED)
+        elif item.status != ItemStatus.CANCELLED:
+            raise Conflict(f"response {response_id} already finished ({item.status}); it cannot be cancelled")
         return self.get(who, response_id)
 
-    def list(self, who: Principal, *, limit: int, stream_id: str | None, after: str | None) -> dict[str, Any]:
-        """Newest first: standalone responses, or one stream's."""
-        with self.db.read() as conn:
-            if stream_id is not None and stream_store.get_stream(conn, stream_id, user_id=who.user_id) is None:
+    def list(self, who: Principal, *, limit: int, stream_id: str | None, after: str | None) -> list[Item]:
+        """Newest first, ``limit + 1`` of them: standalone responses, or one stream's."""
+        with self.db.read() as tx:
+            if stream_id is not None and stream_store.get_stream(tx, stream_id, user_id=who.user_id) is None:
                 raise NotFound(f"no stream with id {stream_id!r}")
-            query = select(items).where(
-                items.c.user_id == who.user_id, items.c.batch_id.is_(None), items.c.stream_id == stream_id
+            return item_store.list_responses(
+                tx, user_id=who.user_id, stream_id=stream_id, before=after, limit=limit + 1
             )
-            if after is not None:
-                query = query.where(items.c.id < after)
-            rows = list(conn.execute(query.order_by(items.c.id.desc()).limit(limit + 1)))
-        return openai_list(rows, limit, response_summary)
 
 
 def _check_metadata(metadata: Any) -> list[FieldError]:

@@ -2,78 +2,67 @@
 
 from __future__ import annotations
 
-from typing import Any
+from ..domain.outcome import ItemError
+from ..domain.states import ErrorCode, IllegalTransition, ItemStatus, StreamStatus
+from ..errors import Conflict, NotFound
+from ..ids import uuid7
+from ..security.principal import Principal
+from ..store import streams as store
+from ..store.database import Database
+from ..store.queue import Scope
+from ..store.records import LatestCompletion, Stream
+from ..timeutil import now
+from .lifecycle import Lifecycle
 
-from ...domain.states import ErrorCode, ItemStatus, StreamStatus
-from ...errors import Conflict, NotFound
-from ...ids import uuid7
-from ...notify import Signal
-from ...security.principal import Principal
-from ...store import streams as store
-from ...store.database import Database
-from ...store.queue import cancel_and_record, error_json
-from ...store.tables import items
-from ...timeutil import now
-from ..pages import newest_first
-from .schemas import StreamCreate, StreamPatch, stream_detail, stream_summary
-
-CANCELLED_MESSAGE = "the stream was cancelled before this request started"
+CANCELLED = ItemError(ErrorCode.STREAM_CANCELLED, "the stream was cancelled before this request started")
 
 
 class StreamService:
-    def __init__(self, db: Database, events_signal: Signal) -> None:
+    def __init__(self, db: Database, lifecycle: Lifecycle) -> None:
         self.db = db
-        self.events_signal = events_signal
+        self.lifecycle = lifecycle
 
-    def create(self, who: Principal, spec: StreamCreate) -> dict[str, Any]:
-        stream_id, created = uuid7(), now()
-        with self.db.write() as conn:
-            store.insert_stream(
-                conn,
-                {
-                    "id": stream_id,
-                    "user_id": who.user_id,
-                    "name": spec.name,
-                    "window": spec.window,
-                    "status": StreamStatus.OPEN,
-                    "created_at": created,
-                    "updated_at": created,
-                },
-            )
+    def create(self, who: Principal, *, name: str, window: str) -> Stream:
+        stream_id = uuid7()
+        with self.db.write() as tx:
+            store.insert_stream(tx, stream_id=stream_id, user_id=who.user_id, name=name, window=window, now=now())
         return self.get(who, stream_id)
 
-    def get(self, who: Principal, stream_id: str) -> dict[str, Any]:
-        with self.db.read() as conn:
-            row = store.get_stream(conn, stream_id, user_id=who.user_id)
-            if row is None:
+    def get(self, who: Principal, stream_id: str) -> Stream:
+        with self.db.read() as tx:
+            stream = store.get_stream(tx, stream_id, user_id=who.user_id)
+        if stream is None:
+            raise NotFound(f"no stream with id {stream_id!r}")
+        return stream
+
+    def detail(self, who: Principal, stream_id: str) -> tuple[Stream, LatestCompletion | None]:
+        """The stream and its newest completion."""
+        with self.db.read() as tx:
+            stream = store.get_stream(tx, stream_id, user_id=who.user_id)
+            if stream is None:
                 raise NotFound(f"no stream with id {stream_id!r}")
-            return stream_detail(row, store.latest_event(conn, stream_id, user_id=who.user_id))
+            return stream, store.latest_completion(tx, stream_id, user_id=who.user_id)
 
-    def list(self, who: Principal, *, limit: int, before: str | None) -> dict[str, Any]:
-        with self.db.read() as conn:
-            rows = store.list_streams(conn, user_id=who.user_id, limit=limit + 1, before=before)
-        return newest_first(rows, limit, stream_summary)
+    def list(self, who: Principal, *, limit: int, before: str | None) -> list[Stream]:
+        """Newest first, ``limit + 1`` of them (the extra one says more exist)."""
+        with self.db.read() as tx:
+            return store.list_streams(tx, user_id=who.user_id, limit=limit + 1, before=before)
 
-    def patch(self, who: Principal, stream_id: str, change: StreamPatch) -> dict[str, Any]:
+    def patch(self, who: Principal, stream_id: str, *, name: str | None, status: str | None) -> None:
         current = self.get(who, stream_id)
-        if change.name is not None:
-            with self.db.write() as conn:
-                store.rename(conn, stream_id, change.name, now=now())
-        if change.status is not None and change.status != current["status"]:
-            self._move(stream_id, StreamStatus(change.status), current["status"])
-        return self.get(who, stream_id)
+        if name is not None:
+            with self.db.write() as tx:
+                store.rename(tx, stream_id, name, now=now())
+        if status is not None and status != current.status:
+            self._move(stream_id, StreamStatus(status), current.status)
 
     def _move(self, stream_id: str, target: StreamStatus, status: str) -> None:
-        with self.db.write() as conn:
-            if not store.move_to(conn, stream_id, target, now=now()):
-                raise Conflict(f"stream {stream_id} is {status}; it cannot become {target.value}")
+        try:
+            with self.db.write() as tx:
+                store.move_to(tx, stream_id, target, now=now())
+        except IllegalTransition as exc:
+            raise Conflict(f"stream {stream_id} is {status}; it cannot become {target.value}") from exc
         if target == StreamStatus.CANCELLED:
             # A second transaction: once the first committed no item can join, so this one
             # sees every pending item. Items already running finish.
-            error = error_json(ErrorCode.STREAM_CANCELLED, CANCELLED_MESSAGE)
-            with self.db.write() as conn:
-                cancelled = cancel_and_record(
-                    conn, items.c.stream_id == stream_id, statuses=(ItemStatus.QUEUED,), error=error, now=now()
-                )
-            if cancelled:
-                self.events_signal.fire()
+            self.lifecycle.cancel(Scope(stream_id=stream_id), CANCELLED, statuses=(ItemStatus.QUEUED,))

@@ -1,56 +1,103 @@
-"""Batch rows: create, read, list, finish and cancel."""
+"""The batch table: create, read, list, finish and cancel."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import insert, select, update
 
-from ..domain.states import ACTIVE_BATCH_STATUSES, BatchStatus, ErrorCode, ItemStatus
-from .tables import batches, items
-
-
-def insert_batch(conn: Connection, row: dict[str, Any]) -> None:
-    conn.execute(insert(batches), [row])
-
-
-def insert_items(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(items), list(rows))
+from ..domain.outcome import ItemError
+from ..domain.states import ACTIVE_BATCH_STATUSES, BATCH_TRANSITIONS, BatchStatus, batch_outcome
+from . import guards
+from .database import Tx
+from .records import Batch
+from .tables import batches
 
 
-def get_batch(conn: Connection, batch_id: str, *, user_id: str | None = None) -> Row[Any] | None:
+@dataclass(frozen=True)
+class NewBatch:
+    id: str
+    user_id: str
+    model: str
+    window: str
+    created_at: float
+    deadline: float
+    request_count: int
+    status: BatchStatus = BatchStatus.PENDING
+    error: ItemError | None = None  # a batch refused before it started (``failed``)
+
+
+def insert_batch(tx: Tx, new: NewBatch) -> None:
+    finished = new.status != BatchStatus.PENDING
+    tx.execute(
+        insert(batches),
+        [
+            {
+                "id": new.id,
+                "user_id": new.user_id,
+                "model": new.model,
+                "window": new.window,
+                "status": new.status,
+                "created_at": new.created_at,
+                "updated_at": new.created_at,
+                "deadline": new.deadline,
+                "completed_at": new.created_at if finished else None,
+                "request_count": new.request_count,
+                "queued_count": 0 if finished else new.request_count,
+                "error": new.error.to_json() if new.error else None,
+            }
+        ],
+    )
+
+
+def get_batch(tx: Tx, batch_id: str, *, user_id: str | None = None) -> Batch | None:
     query = select(batches).where(batches.c.id == batch_id)
     if user_id is not None:
         query = query.where(batches.c.user_id == user_id)
-    return conn.execute(query).first()
+    row = tx.execute(query).first()
+    return Batch.from_row(row) if row is not None else None
 
 
-def list_batches(conn: Connection, *, user_id: str, limit: int, before: str | None = None) -> list[Row[Any]]:
+def list_batches(tx: Tx, *, user_id: str, limit: int, before: str | None = None) -> list[Batch]:
     """Newest first. ``before`` is a batch id cursor (ids are time-ordered)."""
     query = select(batches).where(batches.c.user_id == user_id)
     if before is not None:
         query = query.where(batches.c.id < before)
-    return list(conn.execute(query.order_by(batches.c.id.desc()).limit(limit)))
+    return [Batch.from_row(r) for r in tx.execute(query.order_by(batches.c.id.desc()).limit(limit))]
 
 
-def mark_cancelled(conn: Connection, batch_id: str, *, now: float) -> bool:
-    result = conn.execute(
-        update(batches)
-        .where(batches.c.id == batch_id, batches.c.status.in_(ACTIVE_BATCH_STATUSES))
-        .values(status=BatchStatus.CANCELLED, cancelled_at=now, completed_at=now, updated_at=now)
+def mark_cancelled(tx: Tx, batch_id: str, *, now: float) -> None:
+    """Raises ``IllegalTransition`` when the batch already finished."""
+    guards.move(
+        tx,
+        batches,
+        batch_id,
+        BatchStatus.CANCELLED,
+        BATCH_TRANSITIONS,
+        what="batch",
+        cancelled_at=now,
+        completed_at=now,
+        updated_at=now,
     )
-    return result.rowcount == 1
 
 
-def finish_batches_if_done(conn: Connection, batch_ids: Iterable[str], now: float) -> None:
+def mark_started(tx: Tx, batch_ids: Iterable[str], *, now: float) -> None:
+    """Pending batches whose first item was claimed become ``running``."""
+    for batch_id in sorted(set(batch_ids)):
+        tx.execute(
+            update(batches)
+            .where(batches.c.id == batch_id, batches.c.status == BatchStatus.PENDING)
+            .values(status=BatchStatus.RUNNING, started_at=now)
+        )
+
+
+def finish_batches_if_done(tx: Tx, batch_ids: Iterable[str], now: float) -> None:
     """Give each active batch with no queued or running item left its terminal status."""
     ids = sorted(set(batch_ids))
     if not ids:
         return
-    done = conn.execute(
+    done = tx.execute(
         select(batches).where(
             batches.c.id.in_(ids),
             batches.c.status.in_(ACTIVE_BATCH_STATUSES),
@@ -58,57 +105,22 @@ def finish_batches_if_done(conn: Connection, batch_ids: Iterable[str], now: floa
             batches.c.running_count == 0,
         )
     ).all()
-    for batch in done:
-        status, error = terminal_status(batch)
-        conn.execute(
-            update(batches)
-            .where(batches.c.id == batch.id, batches.c.status.in_(ACTIVE_BATCH_STATUSES))
-            .values(status=status, error=error, completed_at=now, updated_at=now)
+    for row in done:
+        batch = Batch.from_row(row)
+        status, code, message = batch_outcome(
+            completed=batch.counts.completed_count,
+            failed=batch.counts.failed_count,
+            expired=batch.counts.expired_count,
         )
-
-
-def terminal_status(batch: Row[Any]) -> tuple[BatchStatus, str | None]:
-    """``completed`` if anything completed; otherwise ``failed`` with the reason."""
-    if batch.completed_count > 0:
-        return BatchStatus.COMPLETED, None
-    code: str
-    if batch.expired_count and not batch.failed_count:
-        code, message = ErrorCode.BATCH_EXPIRED, "the completion window ended before any request finished"
-    else:
-        code = "all_requests_failed"
-        message = f"no request completed: {batch.failed_count} failed"
-        if batch.expired_count:
-            message += f", {batch.expired_count} expired"
-        message += "; see error_json of each result row"
-    return BatchStatus.FAILED, json.dumps({"code": code, "message": message})
-
-
-RESULT_STATUSES = (ItemStatus.COMPLETED, ItemStatus.FAILED, ItemStatus.CANCELLED, ItemStatus.EXPIRED)
-
-
-def result_rows(conn: Connection, batch_id: str, *, after_index: int, limit: int) -> list[Row[Any]]:
-    """Finished rows of a batch in input order, after ``after_index`` (keyset pagination)."""
-    return list(
-        conn.execute(
-            select(items.c.row_index, items.c.custom_id, items.c.status, items.c.result, items.c.error)
-            .where(
-                items.c.batch_id == batch_id,
-                items.c.row_index > after_index,
-                items.c.status.in_(RESULT_STATUSES),
-            )
-            .order_by(items.c.row_index)
-            .limit(limit)
+        error = ItemError(code, message).to_json() if code is not None else None
+        guards.move(
+            tx,
+            batches,
+            batch.id,
+            status,
+            BATCH_TRANSITIONS,
+            what="batch",
+            error=error,
+            completed_at=now,
+            updated_at=now,
         )
-    )
-
-
-def problem_rows(conn: Connection, batch_id: str, *, limit: int) -> list[Row[Any]]:
-    """The first rows that failed or expired, in input order (for the console)."""
-    return list(
-        conn.execute(
-            select(items.c.row_index, items.c.custom_id, items.c.status, items.c.error)
-            .where(items.c.batch_id == batch_id, items.c.status.in_((ItemStatus.FAILED, ItemStatus.EXPIRED)))
-            .order_by(items.c.row_index)
-            .limit(limit)
-        )
-    )

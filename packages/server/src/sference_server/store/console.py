@@ -4,36 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
+from .database import Tx
+from .records import SessionUser
 from .tables import console_sessions, users
 
 
-def insert_session(conn: Connection, row: dict[str, Any]) -> None:
+def insert_session(conn: Tx, row: dict[str, Any]) -> None:
     conn.execute(insert(console_sessions), [row])
 
 
-def session_with_user(conn: Connection, token_hash: str, *, now: float) -> Any:
-    return conn.execute(
+def session_with_user(conn: Tx, token_hash: str, *, now: float) -> SessionUser | None:
+    row = conn.execute(
         select(console_sessions.c.csrf_token, users.c.id, users.c.username, users.c.role, users.c.disabled_at)
         .join(users, users.c.id == console_sessions.c.user_id)
         .where(console_sessions.c.token_hash == token_hash, console_sessions.c.expires_at > now)
     ).first()
+    return SessionUser.from_row(row) if row is not None else None
 
 
-def delete_session(conn: Connection, token_hash: str) -> None:
+def delete_session(conn: Tx, token_hash: str) -> None:
     conn.execute(delete(console_sessions).where(console_sessions.c.token_hash == token_hash))
 
 
-def delete_sessions_of(conn: Connection, user_id: str) -> None:
+def delete_sessions_of(conn: Tx, user_id: str) -> None:
     conn.execute(delete(console_sessions).where(console_sessions.c.user_id == user_id))
 
 
-def delete_expired_sessions(conn: Connection, *, now: float) -> None:
+def delete_expired_sessions(conn: Tx, *, now: float) -> None:
     conn.execute(delete(console_sessions).where(console_sessions.c.expires_at <= now))
 
 
-def record_failure(conn: Connection, user_id: str, *, locked_until: float | None) -> None:
+def record_failure(conn: Tx, user_id: str, *, locked_until: float | None) -> None:
     conn.execute(
         update(users)
         .where(users.c.id == user_id)
@@ -41,5 +44,5 @@ def record_failure(conn: Connection, user_id: str, *, locked_until: float | None
     )
 
 
-def reset_failures(conn: Connection, user_id: str) -> None:
+def reset_failures(conn: Tx, user_id: str) -> None:
     conn.execute(update(users).where(users.c.id == user_id).values(failed_logins=0, locked_until=None))

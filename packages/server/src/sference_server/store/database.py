@@ -20,6 +20,15 @@ from sqlalchemy.pool import NullPool
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+class Duplicate(Exception):
+    """An insert clashed with a unique constraint (the row already exists)."""
+
+
+# An open transaction. Callers above the store hold one (from ``Database.write``/``read``) and
+# pass it to the store's functions; only the store runs statements on it.
+Tx = Connection
+
+
 def normalise_url(url: str) -> str:
     """Accept ``postgres://`` and ``postgresql://`` and pick the psycopg 3 driver."""
     if url.startswith("postgres://"):
@@ -46,7 +55,7 @@ class Database:
             raise ValueError(f"unsupported database URL {parsed.render_as_string()!r}: use sqlite or postgresql")
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self) -> Iterator[Tx]:
         """A read-write transaction, committed when the block exits without an exception."""
         if self.is_sqlite:
             with self._write_lock, self.engine.connect() as conn:
@@ -58,10 +67,15 @@ class Database:
                 yield conn
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self) -> Iterator[Tx]:
         """A read-only snapshot."""
         with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    def ping(self) -> None:
+        """Raise unless the store answers a query."""
+        with self.read() as tx:
+            tx.exec_driver_sql("SELECT 1")
 
     def dispose(self) -> None:
         self.engine.dispose()

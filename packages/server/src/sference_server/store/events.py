@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import insert, select
 
 from ..ids import uuid7_after
 from .changes import EVENTS_CHANNEL, announce
+from .database import Tx
+from .records import FeedEvent
 from .tables import completion_events, items
 
 _EVENTS_LOCK_KEY = 0x5F3E_0001
@@ -30,7 +31,7 @@ class NewEvent:
     status: str
 
 
-def append_events(conn: Connection, events: Sequence[NewEvent], now: float) -> None:
+def append_events(conn: Tx, events: Sequence[NewEvent], now: float) -> None:
     if not events:
         return
     if conn.dialect.name == "postgresql":
@@ -55,8 +56,8 @@ def append_events(conn: Connection, events: Sequence[NewEvent], now: float) -> N
 
 
 def read_feed(
-    conn: Connection, *, user_id: str, stream_id: str | None, after: str | None, before: str | None, limit: int
-) -> tuple[list[Any], bool]:
+    tx: Tx, *, user_id: str, stream_id: str | None, after: str | None, before: str | None, limit: int
+) -> tuple[list[FeedEvent], bool]:
     """A page of one user's feed (one stream's events, or those of no stream), oldest first.
 
     With ``after``: the first ``limit`` events after it. Otherwise the newest ``limit`` events
@@ -65,18 +66,10 @@ def read_feed(
     """
     query = (
         select(
-            completion_events.c.id,
-            completion_events.c.item_id,
-            completion_events.c.batch_id,
-            completion_events.c.stream_id,
-            completion_events.c.status,
-            completion_events.c.created_at,
-            items.c.custom_id,
-            items.c.result,
-            items.c.error,
-            items.c.prompt_tokens,
-            items.c.completion_tokens,
-            items.c.model,
+            completion_events.c.id.label("event_id"),
+            completion_events.c.created_at.label("event_created_at"),
+            completion_events.c.status.label("event_status"),
+            items,
         )
         .join(items, items.c.id == completion_events.c.item_id)
         .where(completion_events.c.user_id == user_id, completion_events.c.stream_id == stream_id)
@@ -87,9 +80,9 @@ def read_feed(
         query = query.where(completion_events.c.id < before)
     newest_first = after is None
     order = completion_events.c.id.desc() if newest_first else completion_events.c.id
-    rows = list(conn.execute(query.order_by(order).limit(limit + 1)))
+    rows = list(tx.execute(query.order_by(order).limit(limit + 1)))
     more = len(rows) > limit
-    page = rows[:limit]
+    page = [FeedEvent.from_row(r) for r in rows[:limit]]
     if newest_first:
         page.reverse()
     return page, more

@@ -1,49 +1,74 @@
-"""Files of the OpenAI-compatible API: rows, and the bytes of uploads in chunks."""
+"""The file tables of the OpenAI-compatible API: rows, and the bytes of uploads in chunks."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
-from .database import Database
-from .tables import file_chunks, files, openai_batches
+from .database import Database, Tx
+from .records import FileRecord
+from .tables import file_chunks, files
 
 CHUNK_BYTES = 1024 * 1024
 
 
-def insert_file(conn: Connection, row: dict[str, Any]) -> None:
-    conn.execute(insert(files), [row])
+def insert_file(
+    tx: Tx,
+    *,
+    file_id: str,
+    user_id: str,
+    filename: str,
+    purpose: str,
+    kind: str,
+    now: float,
+    batch_id: str | None = None,
+) -> None:
+    tx.execute(
+        insert(files),
+        [
+            {
+                "id": file_id,
+                "user_id": user_id,
+                "filename": filename,
+                "purpose": purpose,
+                "kind": kind,
+                "batch_id": batch_id,
+                "created_at": now,
+            }
+        ],
+    )
 
 
-def insert_chunk(conn: Connection, file_id: str, seq: int, data: bytes) -> None:
+def insert_chunk(conn: Tx, file_id: str, seq: int, data: bytes) -> None:
     conn.execute(insert(file_chunks), [{"file_id": file_id, "seq": seq, "data": data}])
 
 
-def get_file(conn: Connection, file_id: str, *, user_id: str) -> Any:
-    return conn.execute(
+def get_file(tx: Tx, file_id: str, *, user_id: str) -> FileRecord | None:
+    row = tx.execute(
         select(files).where(files.c.id == file_id, files.c.user_id == user_id, files.c.deleted_at.is_(None))
     ).first()
+    return FileRecord.from_row(row) if row is not None else None
 
 
 def list_files(
-    conn: Connection, *, user_id: str, purpose: str | None, after: str | None, limit: int, newest_first: bool
-) -> list[Any]:
+    conn: Tx, *, user_id: str, purpose: str | None, after: str | None, limit: int, newest_first: bool
+) -> list[FileRecord]:
     query = select(files).where(files.c.user_id == user_id, files.c.deleted_at.is_(None))
     if purpose is not None:
         query = query.where(files.c.purpose == purpose)
     if after is not None:
         query = query.where(files.c.id < after if newest_first else files.c.id > after)
-    return list(conn.execute(query.order_by(files.c.id.desc() if newest_first else files.c.id).limit(limit)))
+    order = files.c.id.desc() if newest_first else files.c.id
+    return [FileRecord.from_row(r) for r in conn.execute(query.order_by(order).limit(limit))]
 
 
-def delete_file(conn: Connection, file_id: str, *, now: float) -> None:
+def delete_file(conn: Tx, file_id: str, *, now: float) -> None:
     conn.execute(update(files).where(files.c.id == file_id).values(deleted_at=now))
     conn.execute(delete(file_chunks).where(file_chunks.c.file_id == file_id))
 
 
-def set_size(conn: Connection, file_id: str, size: int) -> None:
+def set_size(conn: Tx, file_id: str, size: int) -> None:
     conn.execute(update(files).where(files.c.id == file_id).values(bytes=size))
 
 
@@ -73,11 +98,3 @@ def iter_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield from lines
     if rest:
         yield rest
-
-
-def insert_openai_batch(conn: Connection, row: dict[str, Any]) -> None:
-    conn.execute(insert(openai_batches), [row])
-
-
-def openai_batch(conn: Connection, batch_id: str) -> Any:
-    return conn.execute(select(openai_batches).where(openai_batches.c.batch_id == batch_id)).first()

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import insert, select, update
 
+from .database import Tx
+from .records import DeviceCode, Grant, TokenGrant
 from .tables import device_codes, oauth_grants, oauth_tokens, users
 
 
-def insert_device_code(conn: Connection, row: dict[str, Any]) -> None:
+def insert_device_code(conn: Tx, row: dict[str, Any]) -> None:
     conn.execute(insert(device_codes), [row])
 
 
-def device_by_hash(conn: Connection, device_code_hash: str) -> Any:
-    return conn.execute(select(device_codes).where(device_codes.c.device_code_hash == device_code_hash)).first()
+def device_by_hash(conn: Tx, device_code_hash: str) -> DeviceCode | None:
+    row = conn.execute(select(device_codes).where(device_codes.c.device_code_hash == device_code_hash)).first()
+    return DeviceCode.from_row(row) if row is not None else None
 
 
-def device_by_user_code(conn: Connection, user_code: str) -> Any:
-    return conn.execute(select(device_codes).where(device_codes.c.user_code == user_code)).first()
+def device_by_user_code(conn: Tx, user_code: str) -> DeviceCode | None:
+    row = conn.execute(select(device_codes).where(device_codes.c.user_code == user_code)).first()
+    return DeviceCode.from_row(row) if row is not None else None
 
 
-def set_device(conn: Connection, device_id: str, *, expect: str, **values: Any) -> bool:
+def set_device(conn: Tx, device_id: str, *, expect: str, **values: Any) -> bool:
     """Guarded: only from status ``expect``."""
     result = conn.execute(
         update(device_codes).where(device_codes.c.id == device_id, device_codes.c.status == expect).values(**values)
@@ -29,20 +33,20 @@ def set_device(conn: Connection, device_id: str, *, expect: str, **values: Any) 
     return result.rowcount == 1
 
 
-def touch_device(conn: Connection, device_id: str, *, now: float) -> None:
+def touch_device(conn: Tx, device_id: str, *, now: float) -> None:
     conn.execute(update(device_codes).where(device_codes.c.id == device_id).values(last_polled_at=now))
 
 
-def insert_grant(conn: Connection, row: dict[str, Any]) -> None:
+def insert_grant(conn: Tx, row: dict[str, Any]) -> None:
     conn.execute(insert(oauth_grants), [row])
 
 
-def insert_tokens(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def insert_tokens(conn: Tx, rows: list[dict[str, Any]]) -> None:
     conn.execute(insert(oauth_tokens), rows)
 
 
-def token_with_grant(conn: Connection, token_hash: str) -> Any:
-    return conn.execute(
+def token_with_grant(conn: Tx, token_hash: str) -> TokenGrant | None:
+    row = conn.execute(
         select(
             oauth_tokens.c.kind,
             oauth_tokens.c.expires_at,
@@ -60,9 +64,10 @@ def token_with_grant(conn: Connection, token_hash: str) -> Any:
         .join(users, users.c.id == oauth_grants.c.user_id)
         .where(oauth_tokens.c.token_hash == token_hash)
     ).first()
+    return TokenGrant.from_row(row) if row is not None else None
 
 
-def rotate(conn: Connection, token_hash: str, *, now: float) -> bool:
+def rotate(conn: Tx, token_hash: str, *, now: float) -> bool:
     """Mark a refresh token used; False when it already was (a replay)."""
     result = conn.execute(
         update(oauth_tokens)
@@ -72,7 +77,7 @@ def rotate(conn: Connection, token_hash: str, *, now: float) -> bool:
     return result.rowcount == 1
 
 
-def revoke_grant(conn: Connection, grant_id: str, *, now: float) -> None:
+def revoke_grant(conn: Tx, grant_id: str, *, now: float) -> None:
     conn.execute(
         update(oauth_grants)
         .where(oauth_grants.c.id == grant_id, oauth_grants.c.revoked_at.is_(None))
@@ -80,11 +85,10 @@ def revoke_grant(conn: Connection, grant_id: str, *, now: float) -> None:
     )
 
 
-def list_grants(conn: Connection, user_id: str) -> list[Any]:
-    return list(
-        conn.execute(
-            select(oauth_grants)
-            .where(oauth_grants.c.user_id == user_id, oauth_grants.c.revoked_at.is_(None))
-            .order_by(oauth_grants.c.created_at.desc())
-        )
+def list_grants(conn: Tx, user_id: str) -> list[Grant]:
+    query = (
+        select(oauth_grants)
+        .where(oauth_grants.c.user_id == user_id, oauth_grants.c.revoked_at.is_(None))
+        .order_by(oauth_grants.c.created_at.desc())
     )
+    return [Grant.from_row(r) for r in conn.execute(query)]

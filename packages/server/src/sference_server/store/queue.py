@@ -11,16 +11,17 @@ events lock.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, select, update
 
-from ..domain.states import COUNTER_COLUMN, ErrorCode, ItemStatus
-from .batches import finish_batches_if_done
+from ..domain.outcome import ChatOutput, ItemError
+from ..domain.states import COUNTER_COLUMN, ITEM_TRANSITIONS, ErrorCode, ItemStatus, check_transition
+from .batches import finish_batches_if_done, mark_cancelled, mark_started
+from .database import Tx
 from .events import NewEvent, append_events
 from .tables import batches, items, streams
 
@@ -50,16 +51,36 @@ class Outcome:
 
     item_id: str
     status: ItemStatus
-    result: str | None = None
-    error: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    output: ChatOutput | None = None
+    error: ItemError | None = None
     not_before: float = 0.0
     refund_attempt: bool = False  # a graceful hand-back: the attempt does not count
 
+    @property
+    def prompt_tokens(self) -> int:
+        return self.output.usage.prompt_tokens if self.output else 0
 
-def error_json(code: str, message: str) -> str:
-    return json.dumps({"code": code, "message": message})
+    @property
+    def completion_tokens(self) -> int:
+        return self.output.usage.completion_tokens if self.output else 0
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a cancel applies to: one batch, one stream, or one item."""
+
+    batch_id: str | None = None
+    stream_id: str | None = None
+    item_id: str | None = None
+
+    def condition(self) -> ColumnElement[bool]:
+        if self.batch_id is not None:
+            return items.c.batch_id == self.batch_id
+        if self.stream_id is not None:
+            return items.c.stream_id == self.stream_id
+        if self.item_id is not None:
+            return items.c.id == self.item_id
+        raise ValueError("an empty cancel scope")
 
 
 class _Owned(Protocol):
@@ -86,6 +107,8 @@ class _Deltas:
         return found
 
     def move(self, row: _Owned, old: ItemStatus, new: ItemStatus) -> None:
+        """Count one item moved ``old -> new`` (a move the item machine allows, or a bug)."""
+        check_transition(ITEM_TRANSITIONS, old, new, what="an item")
         for counts in self._groups(row):
             counts[COUNTER_COLUMN[old]] -= 1
             counts[COUNTER_COLUMN[new]] += 1
@@ -95,7 +118,7 @@ class _Deltas:
             counts["prompt_tokens"] += prompt
             counts["completion_tokens"] += completion
 
-    def apply(self, conn: Connection, now: float, *, started: bool = False) -> list[str]:
+    def apply(self, conn: Tx, now: float, *, started: bool = False) -> list[str]:
         """Write the changes; return the ids of the batches touched."""
         for table, groups in ((batches, self.batches), (streams, self.streams)):
             for group_id in sorted(groups):
@@ -103,17 +126,12 @@ class _Deltas:
                 values["updated_at"] = now
                 conn.execute(update(table).where(table.c.id == group_id).values(**values))
         if started:
-            for batch_id in sorted(self.batches):
-                conn.execute(
-                    update(batches)
-                    .where(batches.c.id == batch_id, batches.c.status == "pending")
-                    .values(status="running", started_at=now)
-                )
+            mark_started(conn, self.batches, now=now)
         return sorted(self.batches)
 
 
 def claim(
-    conn: Connection,
+    conn: Tx,
     *,
     worker_id: str,
     models: Sequence[str],
@@ -177,13 +195,13 @@ def claim(
     return claimed
 
 
-def has_queued(conn: Connection, models: Sequence[str]) -> bool:
+def has_queued(conn: Tx, models: Sequence[str]) -> bool:
     """Whether any item of ``models`` waits in the queue (including ones backing off)."""
     query = select(items.c.id).where(items.c.status == ItemStatus.QUEUED, items.c.model.in_(list(models)))
     return conn.execute(query.limit(1)).first() is not None
 
 
-def extend_leases(conn: Connection, *, worker_id: str, lease_seconds: float, now: float) -> set[str]:
+def extend_leases(conn: Tx, *, worker_id: str, lease_seconds: float, now: float) -> set[str]:
     """Renew every lease this worker holds; return the ids it still holds."""
     rows = conn.execute(
         update(items)
@@ -194,7 +212,7 @@ def extend_leases(conn: Connection, *, worker_id: str, lease_seconds: float, now
     return set(rows)
 
 
-def record_outcomes(conn: Connection, *, worker_id: str, outcomes: Sequence[Outcome], now: float) -> set[str]:
+def record_outcomes(conn: Tx, *, worker_id: str, outcomes: Sequence[Outcome], now: float) -> set[str]:
     """Write what the worker learned. Returns the ids whose write was accepted; an item that was
     cancelled, expired or reclaimed meanwhile is not this worker's any more and is left alone."""
     accepted: set[str] = set()
@@ -213,7 +231,7 @@ def record_outcomes(conn: Connection, *, worker_id: str, outcomes: Sequence[Outc
                 "lease_owner": None,
                 "lease_expires_at": None,
                 "not_before": outcome.not_before,
-                "error": outcome.error,
+                "error": outcome.error.to_json() if outcome.error else None,
             }
             if outcome.refund_attempt:
                 values["attempts"] = items.c.attempts - 1
@@ -223,8 +241,8 @@ def record_outcomes(conn: Connection, *, worker_id: str, outcomes: Sequence[Outc
                 "lease_owner": None,
                 "lease_expires_at": None,
                 "completed_at": now,
-                "result": outcome.result,
-                "error": outcome.error,
+                "result": outcome.output.to_json() if outcome.output else None,
+                "error": outcome.error.to_json() if outcome.error else None,
                 "prompt_tokens": outcome.prompt_tokens,
                 "completion_tokens": outcome.completion_tokens,
             }
@@ -244,7 +262,7 @@ def record_outcomes(conn: Connection, *, worker_id: str, outcomes: Sequence[Outc
     return accepted
 
 
-def reclaim_expired_leases(conn: Connection, *, max_attempts: int, now: float) -> tuple[int, int]:
+def reclaim_expired_leases(conn: Tx, *, max_attempts: int, now: float) -> tuple[int, int]:
     """Put items whose worker vanished back in the queue, or fail them after ``max_attempts``.
 
     Returns ``(requeued, failed)``.
@@ -276,7 +294,7 @@ def reclaim_expired_leases(conn: Connection, *, max_attempts: int, now: float) -
         guard,
         ItemStatus.RUNNING,
         ItemStatus.FAILED,
-        error_json(ErrorCode.WORKER_LOST, message),
+        ItemError(ErrorCode.WORKER_LOST, message),
         deltas,
         now,
     )
@@ -285,7 +303,7 @@ def reclaim_expired_leases(conn: Connection, *, max_attempts: int, now: float) -
     return len(requeued), len(failed)
 
 
-def expire_overdue(conn: Connection, *, now: float) -> int:
+def expire_overdue(conn: Tx, *, now: float) -> int:
     """Queued items whose deadline passed end ``expired`` with code ``batch_expired``."""
     ids = (
         conn.execute(
@@ -302,7 +320,7 @@ def expire_overdue(conn: Connection, *, now: float) -> int:
         (items.c.status == ItemStatus.QUEUED,),
         ItemStatus.QUEUED,
         ItemStatus.EXPIRED,
-        error_json(ErrorCode.BATCH_EXPIRED, message),
+        ItemError(ErrorCode.BATCH_EXPIRED, message),
         deltas,
         now,
     )
@@ -311,45 +329,39 @@ def expire_overdue(conn: Connection, *, now: float) -> int:
     return len(expired)
 
 
-def cancel_items(
-    conn: Connection, scope: ColumnElement[bool], *, statuses: Sequence[ItemStatus], error: str, now: float
-) -> list[NewEvent]:
-    """Cancel the items in ``scope`` (a batch, a stream, one response) that are in ``statuses``.
+def cancel(tx: Tx, scope: Scope, *, statuses: Sequence[ItemStatus], error: ItemError, now: float) -> int:
+    """Cancel the items in ``scope`` that are in ``statuses``; returns how many.
 
-    A running item's worker sees at its next heartbeat that the item is no longer its own and
-    aborts the generation. The caller updates its batch or stream row, then appends the returned
-    events (the lock order)."""
+    A batch scope also marks the batch ``cancelled`` (raising ``IllegalTransition``, which rolls
+    the whole cancel back, when it finished meanwhile); any other scope finishes a batch whose last
+    active item it cancelled. A running item's worker sees at its next heartbeat that the item is
+    no longer its own and aborts the generation. Lock order: items, batch rows, events.
+    """
     events: list[NewEvent] = []
     deltas = _Deltas()
+    where = scope.condition()
     for old in statuses:
         while True:
-            ids = conn.execute(select(items.c.id).where(scope, items.c.status == old).limit(CHUNK)).scalars().all()
+            ids = tx.execute(select(items.c.id).where(where, items.c.status == old).limit(CHUNK)).scalars().all()
             if not ids:
                 break
-            events += _terminate(
-                conn, list(ids), (items.c.status == old,), old, ItemStatus.CANCELLED, error, deltas, now
-            )
-    deltas.apply(conn, now)
-    return events
-
-
-def cancel_and_record(
-    conn: Connection, scope: ColumnElement[bool], *, statuses: Sequence[ItemStatus], error: str, now: float
-) -> int:
-    """``cancel_items`` and their events, for callers with no batch or stream row of their own
-    to update in between. Returns how many items were cancelled."""
-    events = cancel_items(conn, scope, statuses=statuses, error=error, now=now)
-    append_events(conn, events, now)
+            events += _terminate(tx, list(ids), (items.c.status == old,), old, ItemStatus.CANCELLED, error, deltas, now)
+    touched = deltas.apply(tx, now)
+    if scope.batch_id is not None:
+        mark_cancelled(tx, scope.batch_id, now=now)
+    else:
+        finish_batches_if_done(tx, touched, now)
+    append_events(tx, events, now)
     return len(events)
 
 
 def _terminate(
-    conn: Connection,
+    conn: Tx,
     ids: list[str],
     guard: Iterable[object],
     old: ItemStatus,
     new: ItemStatus,
-    error: str,
+    error: ItemError,
     deltas: _Deltas,
     now: float,
 ) -> list[NewEvent]:
@@ -360,7 +372,7 @@ def _terminate(
     rows = conn.execute(
         update(items)
         .where(items.c.id.in_(ids), *guard)  # type: ignore[arg-type]
-        .values(status=new, error=error, completed_at=now, lease_owner=None, lease_expires_at=None)
+        .values(status=new, error=error.to_json(), completed_at=now, lease_owner=None, lease_expires_at=None)
         .returning(items.c.id, items.c.user_id, items.c.batch_id, items.c.stream_id)
     ).all()
     for row in rows:

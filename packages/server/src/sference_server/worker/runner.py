@@ -173,10 +173,11 @@ class Worker:
 
     async def _run_item(self, item: queue.ClaimedItem, engine: Engine) -> None:
         outcome: queue.Outcome | None
+        started = now()
         try:
             request = ChatRequest.from_body(json.loads(item.body))
             result = await engine.generate(request, urgent=item.priority == Priority.INTERACTIVE)
-            outcome = results.completed(item, result, now())
+            outcome = results.completed(item, result, started=started, finished=now())
         except EngineError as exc:
             outcome = results.engine_failure(
                 item,

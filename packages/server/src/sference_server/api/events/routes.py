@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from ...render import sference as render
 from ..deps import Reader, ServicesDep
 
 router = APIRouter(prefix="/v1/responses", tags=["events"])
@@ -21,6 +22,7 @@ async def list_events(
     ending_before: str | None = None,
     wait_ms: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    return await services.events.wait_for_page(
+    events, more = await services.events.wait_for_page(
         who, stream_id=stream_id, after=starting_after, before=ending_before, limit=limit, wait_ms=wait_ms
     )
+    return {"object": "list", "data": [render.event(e) for e in events], "has_more": more}

@@ -19,5 +19,5 @@ def health() -> dict[str, str]:
 
 @router.api_route("/ready", methods=["GET", "HEAD"])
 def ready(services: ServicesDep) -> Any:
-    report = services.readiness()
+    report = services.core.readiness()
     return JSONResponse(report, status_code=200 if report["status"] == "ready" else 503)

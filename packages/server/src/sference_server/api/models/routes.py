@@ -15,12 +15,12 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 @router.get("")
 def list_models(services: ServicesDep, _who: Reader) -> dict[str, Any]:
     data = []
-    for spec in services.catalog.specs:
+    for spec in services.core.catalog.specs:
         data.append(
             {
                 "id": spec.id,
                 "object": "model",
-                "created": int(services.started_at),
+                "created": int(services.core.started_at),
                 "owned_by": "sference",
                 "display_name": spec.display_name or spec.id,
                 "provider": spec.id.split("/")[0] if "/" in spec.id else "sference",

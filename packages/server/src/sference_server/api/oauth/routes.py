@@ -15,13 +15,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ...security.device_flow import OAuthError
+from ..bodies import read_body
 from ..deps import ServicesDep
 
 router = APIRouter(prefix="/v1/oauth", tags=["oauth"])
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+async def _body(request: Request, limit: int) -> dict[str, Any]:
+    raw = await read_body(request, limit, "SFERENCE_MAX_REQUEST_BYTES")
     if "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
         return dict(parse_qsl(raw.decode(errors="replace")))
     try:
@@ -44,7 +45,7 @@ def _error(exc: OAuthError) -> JSONResponse:
 @router.post("/device_code")
 async def device_code(request: Request, services: ServicesDep) -> Any:
     try:
-        body = await _body(request)
+        body = await _body(request, services.settings.max_request_bytes)
         console = services.settings.console_url or str(request.base_url)
         verification = console.rstrip("/") + "/device"
         label = body.get("device_label")
@@ -61,7 +62,7 @@ async def device_code(request: Request, services: ServicesDep) -> Any:
 @router.post("/token")
 async def token(request: Request, services: ServicesDep) -> Any:
     try:
-        body = await _body(request)
+        body = await _body(request, services.settings.max_request_bytes)
         tokens = await anyio.to_thread.run_sync(services.device_flow.exchange, body)
     except OAuthError as exc:
         return _error(exc)

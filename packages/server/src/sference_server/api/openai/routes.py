@@ -1,6 +1,7 @@
 """HTTP of the OpenAI-compatible surface under ``/openai/v1`` (plus ``POST /v1/chat/completions``).
 
-Thin: each route reads the request and calls a service (files.py, batches.py, interactive.py).
+Thin: each route reads the request, calls a service (services/files.py, openai_batches.py,
+interactive.py) and renders what it returns (render/openai_*.py).
 """
 
 from __future__ import annotations
@@ -14,25 +15,21 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.datastructures import UploadFile
 
-from ...domain.states import ACTIVE_ITEM_STATUSES, ItemStatus, Priority
-from ...errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from ...domain.states import ItemStatus, Priority
+from ...errors import BadRequest, NotFound
+from ...render.openai_batches import batch_object, file_object
+from ...render.openai_chat import chat_completion, completion_chunks
+from ...render.openai_responses import response_object
+from ...render.pages import openai_list
+from ...services.interactive import raise_for_failure
+from ...services.openai_batches import BatchCreate
+from ..bodies import read_json, refuse_declared_excess
 from ..deps import Reader, ServicesDep, Writer
-from .batches import BatchCreate
-from .interactive import raise_for_failure
-from .wire import completion_chunks, file_object, response_object
 
 router = APIRouter(tags=["openai"])
 PREFIX = "/openai/v1"
-
-
-async def json_body(request: Request, limit: int) -> Any:
-    raw = await request.body()
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes")
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+REQUEST_LIMIT = "SFERENCE_MAX_REQUEST_BYTES"
+MULTIPART_SLACK = 64 * 1024
 
 
 # -- files -------------------------------------------------------------------------------------
@@ -40,10 +37,9 @@ async def json_body(request: Request, limit: int) -> Any:
 
 @router.post(f"{PREFIX}/files")
 async def upload_file(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    limit = services.files.max_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
-        raise PayloadTooLarge(f"the upload is {int(declared)} bytes; the limit is {limit} bytes")
+    # The file's bytes are counted as they are stored (services/files.py); the multipart framing
+    # around them may add a little.
+    refuse_declared_excess(request, services.files.max_bytes + MULTIPART_SLACK, "SFERENCE_MAX_BATCH_BYTES")
     async with request.form() as form:
         upload, purpose = form.get("file"), form.get("purpose")
         if not isinstance(upload, UploadFile):
@@ -52,9 +48,10 @@ async def upload_file(request: Request, services: ServicesDep, who: Writer) -> d
             raise BadRequest(
                 "multipart field 'purpose' is required (e.g. batch)", extra=[{"loc": "purpose", "message": "required"}]
             )
-        return await anyio.to_thread.run_sync(
+        uploaded = await anyio.to_thread.run_sync(
             services.files.upload, who, upload.file, upload.filename or "upload.jsonl", purpose
         )
+        return file_object(uploaded)
 
 
 @router.get(f"{PREFIX}/files")
@@ -66,17 +63,18 @@ def list_files(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 10_000,
     order: str = "desc",
 ) -> dict[str, Any]:
-    return services.files.list(who, purpose=purpose, after=after, limit=limit, order=order)
+    listed = services.files.list(who, purpose=purpose, after=after, limit=limit, newest_first=order == "desc")
+    return openai_list(listed, limit, file_object)
 
 
 @router.get(f"{PREFIX}/files/{{file_id}}")
 def get_file(file_id: str, services: ServicesDep, who: Reader) -> dict[str, Any]:
-    return file_object(services.files.row(who, file_id))
+    return file_object(services.files.get(who, file_id))
 
 
 @router.get(f"{PREFIX}/files/{{file_id}}/content")
 def file_content(file_id: str, services: ServicesDep, who: Reader) -> StreamingResponse:
-    row = services.files.row(who, file_id)
+    row = services.files.get(who, file_id)
     return StreamingResponse(
         services.files.content(row),
         media_type="application/octet-stream",
@@ -94,24 +92,25 @@ def delete_file(file_id: str, services: ServicesDep, who: Writer) -> dict[str, A
 
 @router.post(f"{PREFIX}/batches")
 async def create_batch(spec: BatchCreate, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    return await anyio.to_thread.run_sync(services.openai_batches.create, who, spec)
+    return batch_object(await anyio.to_thread.run_sync(services.openai_batches.create, who, spec))
 
 
 @router.get(f"{PREFIX}/batches")
 def list_batches(
     services: ServicesDep, who: Reader, after: str | None = None, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> dict[str, Any]:
-    return services.openai_batches.list(who, after=after, limit=limit)
+    listed = services.openai_batches.list(who, after=after, limit=limit)
+    return openai_list(listed, limit, batch_object)
 
 
 @router.get(f"{PREFIX}/batches/{{batch_id}}")
 def get_batch(batch_id: str, services: ServicesDep, who: Reader) -> dict[str, Any]:
-    return services.openai_batches.get(who, batch_id)
+    return batch_object(services.openai_batches.get(who, batch_id))
 
 
 @router.post(f"{PREFIX}/batches/{{batch_id}}/cancel")
 def cancel_batch(batch_id: str, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    return services.openai_batches.cancel(who, batch_id)
+    return batch_object(services.openai_batches.cancel(who, batch_id))
 
 
 # -- chat completions --------------------------------------------------------------------------
@@ -121,12 +120,12 @@ def cancel_batch(batch_id: str, services: ServicesDep, who: Writer) -> dict[str,
 @router.post("/v1/chat/completions")
 async def chat_completions(request: Request, services: ServicesDep, who: Writer) -> Response:
     """Blocking, or ``stream: true`` as server-sent events (sent once the answer is complete)."""
-    body = await json_body(request, services.settings.max_request_bytes)
+    body = await read_json(request, services.settings.max_request_bytes, REQUEST_LIMIT)
     chat = services.interactive.validate(body)
-    item_id = await anyio.to_thread.run_sync(services.interactive.submit, who, chat)
-    row = await services.interactive.wait(who, item_id, gone=request.is_disconnected)
-    raise_for_failure(row)
-    completion = json.loads(row.result)
+    item = await anyio.to_thread.run_sync(services.interactive.submit, who, chat)
+    item = await services.interactive.wait(who, item.id, gone=request.is_disconnected)
+    raise_for_failure(item)
+    completion = chat_completion(item)
     if not body.get("stream"):
         return JSONResponse(completion)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -149,7 +148,7 @@ def _events(chunks: list[dict[str, Any]]) -> Iterator[bytes]:
 @router.post(f"{PREFIX}/responses")
 async def create_response(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
     """Blocking by default; ``background: true`` answers at once (poll ``GET .../{id}``)."""
-    body = await json_body(request, services.settings.max_request_bytes)
+    body = await read_json(request, services.settings.max_request_bytes, REQUEST_LIMIT)
     if isinstance(body, dict) and body.get("stream"):
         raise BadRequest(
             "stream is not supported for responses yet; use background: true and poll",
@@ -159,36 +158,25 @@ async def create_response(request: Request, services: ServicesDep, who: Writer) 
     background = bool(body.get("background"))
     metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
     priority = Priority.QUEUED if background else Priority.INTERACTIVE
-    item_id = await anyio.to_thread.run_sync(
+    item = await anyio.to_thread.run_sync(
         lambda: services.interactive.submit(who, chat, priority=priority, metadata=metadata)
     )
     if background:
-        return response_object(await anyio.to_thread.run_sync(services.interactive.row, who, item_id))
-    row = await services.interactive.wait(who, item_id, gone=request.is_disconnected)
-    if row.status != ItemStatus.COMPLETED:
-        raise_for_failure(row)
-    return response_object(row)
-
-
-def _response_row(services: Any, who: Any, response_id: str) -> Any:
-    row = services.interactive.row(who, response_id)
-    if row is None:
-        raise NotFound(f"No response with id {response_id!r}")
-    return row
+        return response_object(item)
+    item = await services.interactive.wait(who, item.id, gone=request.is_disconnected)
+    if item.status != ItemStatus.COMPLETED:
+        raise_for_failure(item)
+    return response_object(item)
 
 
 @router.get(f"{PREFIX}/responses/{{response_id}}")
 def get_response(response_id: str, services: ServicesDep, who: Reader) -> dict[str, Any]:
-    return response_object(_response_row(services, who, response_id))
+    return response_object(services.interactive.get(who, response_id))
 
 
 @router.post(f"{PREFIX}/responses/{{response_id}}/cancel")
 def cancel_response(response_id: str, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    row = _response_row(services, who, response_id)
-    if row.status not in (*ACTIVE_ITEM_STATUSES, ItemStatus.CANCELLED):
-        raise Conflict(f"response {response_id} already finished ({row.status})")
-    services.interactive.cancel(response_id, "the response was cancelled before it finished")
-    return response_object(_response_row(services, who, response_id))
+    return response_object(services.interactive.cancel_response(who, response_id))
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -196,15 +184,15 @@ def cancel_response(response_id: str, services: ServicesDep, who: Writer) -> dic
 
 @router.get(f"{PREFIX}/models")
 def list_models(services: ServicesDep, _who: Reader) -> dict[str, Any]:
-    return {"object": "list", "data": [_model(services, m) for m in services.catalog.ids()]}
+    return {"object": "list", "data": [_model(services, m) for m in services.core.catalog.ids()]}
 
 
 @router.get(f"{PREFIX}/models/{{model_id:path}}")
 def get_model(model_id: str, services: ServicesDep, _who: Reader) -> dict[str, Any]:
-    if services.catalog.limits(model_id) is None:
+    if services.core.catalog.limits(model_id) is None:
         raise NotFound(f"The model {model_id!r} does not exist")
     return _model(services, model_id)
 
 
 def _model(services: Any, model_id: str) -> dict[str, Any]:
-    return {"id": model_id, "object": "model", "created": int(services.started_at), "owned_by": "sference"}
+    return {"id": model_id, "object": "model", "created": int(services.core.started_at), "owned_by": "sference"}

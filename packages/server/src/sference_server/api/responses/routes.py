@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Query, Request
 
-from ...errors import BadRequest, PayloadTooLarge
+from ...render import sference as render
+from ...render.pages import openai_list
+from ..bodies import read_json
 from ..deps import Reader, ServicesDep, Writer
 
 router = APIRouter(prefix="/v1/responses", tags=["responses"])
@@ -16,17 +17,8 @@ router = APIRouter(prefix="/v1/responses", tags=["responses"])
 
 @router.post("", status_code=201)
 async def create_response(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    limit = services.settings.max_request_bytes
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes (SFERENCE_MAX_REQUEST_BYTES)")
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
-    return await anyio.to_thread.run_sync(services.responses.create, who, body)
+    body = await read_json(request, services.settings.max_request_bytes, "SFERENCE_MAX_REQUEST_BYTES")
+    return render.response(await anyio.to_thread.run_sync(services.responses.create, who, body))
 
 
 @router.get("")
@@ -37,14 +29,15 @@ def list_responses(
     stream_id: str | None = None,
     after: str | None = None,
 ) -> dict[str, Any]:
-    return services.responses.list(who, limit=limit, stream_id=stream_id, after=after)
+    listed = services.responses.list(who, limit=limit, stream_id=stream_id, after=after)
+    return openai_list(listed, limit, render.response_summary)
 
 
 @router.get("/{response_id}")
 def get_response(response_id: str, services: ServicesDep, who: Reader) -> dict[str, Any]:
-    return services.responses.get(who, response_id)
+    return render.response(services.responses.get(who, response_id))
 
 
 @router.delete("/{response_id}")
 def cancel_response(response_id: str, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    return services.responses.cancel(who, response_id)
+    return render.response(services.responses.cancel(who, response_id))

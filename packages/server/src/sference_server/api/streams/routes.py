@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from ...render import sference as render
+from ...render.pages import newest_first
 from ..deps import Reader, ServicesDep, Writer
 from .schemas import StreamCreate, StreamPatch
 
@@ -14,21 +16,23 @@ router = APIRouter(prefix="/v1/streams", tags=["streams"])
 
 @router.post("", status_code=201)
 def create_stream(spec: StreamCreate, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    return services.streams.create(who, spec)
+    stream = services.streams.create(who, name=spec.name, window=spec.window)
+    return render.stream(stream, None)
 
 
 @router.get("")
 def list_streams(
     services: ServicesDep, who: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100, before: str | None = None
 ) -> dict[str, Any]:
-    return services.streams.list(who, limit=limit, before=before)
+    return newest_first(services.streams.list(who, limit=limit, before=before), limit, render.stream_summary)
 
 
 @router.get("/{stream_id}")
 def get_stream(stream_id: str, services: ServicesDep, who: Reader) -> dict[str, Any]:
-    return services.streams.get(who, stream_id)
+    return render.stream(*services.streams.detail(who, stream_id))
 
 
 @router.patch("/{stream_id}")
 def patch_stream(stream_id: str, change: StreamPatch, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    return services.streams.patch(who, stream_id, change)
+    services.streams.patch(who, stream_id, name=change.name, status=change.status)
+    return render.stream(*services.streams.detail(who, stream_id))

@@ -1,0 +1,95 @@
+"""The item table: inserting requests and reading them back (the queue's state changes are in
+queue.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from ..domain.states import ItemStatus, Priority
+from .database import Tx
+from .records import Item
+from .tables import items
+
+INSERT_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """A request about to be queued. ``body`` is the normalised chat body as JSON text."""
+
+    id: str
+    user_id: str
+    model: str
+    body: str
+    deadline: float
+    created_at: float
+    priority: Priority = Priority.QUEUED
+    batch_id: str | None = None
+    row_index: int | None = None
+    stream_id: str | None = None
+    custom_id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "user_id": self.user_id,
+            "batch_id": self.batch_id,
+            "stream_id": self.stream_id,
+            "row_index": self.row_index,
+            "custom_id": self.custom_id,
+            "model": self.model,
+            "body": self.body,
+            "status": ItemStatus.QUEUED,
+            "priority": self.priority,
+            "deadline": self.deadline,
+            "created_at": self.created_at,
+            "metadata": json.dumps(self.metadata) if self.metadata else None,
+        }
+
+
+def insert_items(tx: Tx, new: Iterable[NewItem]) -> int:
+    """Insert in chunks (flat memory for a million rows); returns how many."""
+    count, chunk = 0, []
+    for item in new:
+        chunk.append(item.to_row())
+        if len(chunk) >= INSERT_CHUNK:
+            tx.execute(insert(items), chunk)
+            count, chunk = count + len(chunk), []
+    if chunk:
+        tx.execute(insert(items), chunk)
+    return count + len(chunk)
+
+
+def get_item(tx: Tx, item_id: str, *, user_id: str | None = None) -> Item | None:
+    query = select(items).where(items.c.id == item_id)
+    if user_id is not None:
+        query = query.where(items.c.user_id == user_id)
+    row = tx.execute(query).first()
+    return Item.from_row(row) if row is not None else None
+
+
+def list_responses(tx: Tx, *, user_id: str, stream_id: str | None, before: str | None, limit: int) -> list[Item]:
+    """Newest first: standalone responses (``stream_id`` None), or one stream's."""
+    query = select(items).where(items.c.user_id == user_id, items.c.batch_id.is_(None), items.c.stream_id == stream_id)
+    if before is not None:
+        query = query.where(items.c.id < before)
+    return [Item.from_row(r) for r in tx.execute(query.order_by(items.c.id.desc()).limit(limit))]
+
+
+def batch_rows(tx: Tx, batch_id: str, *, statuses: Sequence[ItemStatus], after_index: int, limit: int) -> list[Item]:
+    """A batch's rows in ``statuses``, in input order after ``after_index`` (keyset pagination)."""
+    return [
+        Item.from_row(r)
+        for r in tx.execute(
+            select(items)
+            .where(items.c.batch_id == batch_id, items.c.row_index > after_index, items.c.status.in_(statuses))
+            .order_by(items.c.row_index)
+            .limit(limit)
+        )
+    ]

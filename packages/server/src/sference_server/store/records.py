@@ -1,0 +1,373 @@
+"""Typed, frozen records: what the store hands its callers (never a ``Row`` or a dict).
+
+Each ``from_row`` takes a row of the table it is named after (or any mapping with those columns);
+stored JSON becomes typed values here, once (``ChatOutput``, ``ItemError``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Self
+
+from ..domain.outcome import ChatOutput, ItemError
+from ..domain.states import BatchStatus, ItemStatus, Priority, StreamStatus
+
+
+def _mapping(row: Any) -> Mapping[str, Any]:
+    return row._mapping if hasattr(row, "_mapping") else row  # type: ignore[no-any-return]
+
+
+def _columns(record: Any, row: Any) -> dict[str, Any]:
+    """The row's values of the record's fields (records whose fields are the columns as stored)."""
+    m = _mapping(row)
+    return {f.name: m[f.name] for f in fields(record)}
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    return json.loads(text) if text else None
+
+
+@dataclass(frozen=True)
+class Item:
+    """One inference request, whatever submitted it (a batch row, a stream item, a response)."""
+
+    id: str
+    user_id: str
+    batch_id: str | None
+    stream_id: str | None
+    row_index: int | None
+    custom_id: str | None
+    model: str
+    body: str  # the normalised chat body as JSON text (domain/chat.py)
+    status: ItemStatus
+    priority: Priority
+    deadline: float
+    attempts: int
+    created_at: float
+    started_at: float | None
+    completed_at: float | None
+    output: ChatOutput | None
+    error: ItemError | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    metadata: dict[str, Any] | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        m = _mapping(row)
+        return cls(
+            id=m["id"],
+            user_id=m["user_id"],
+            batch_id=m["batch_id"],
+            stream_id=m["stream_id"],
+            row_index=m["row_index"],
+            custom_id=m["custom_id"],
+            model=m["model"],
+            body=m["body"],
+            status=ItemStatus(m["status"]),
+            priority=Priority(m["priority"]),
+            deadline=m["deadline"],
+            attempts=m["attempts"],
+            created_at=m["created_at"],
+            started_at=m["started_at"],
+            completed_at=m["completed_at"],
+            output=ChatOutput.from_json(m["result"]) if m["result"] else None,
+            error=ItemError.from_json(m["error"]) if m["error"] else None,
+            prompt_tokens=m["prompt_tokens"],
+            completion_tokens=m["completion_tokens"],
+            metadata=_json_object(m["metadata"]),
+        )
+
+    def chat_body(self) -> dict[str, Any]:
+        return json.loads(self.body)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Counters:
+    """Items of a batch or stream per status once they left the queue, and token totals."""
+
+    request_count: int
+    queued_count: int
+    running_count: int
+    completed_count: int
+    failed_count: int
+    cancelled_count: int
+    expired_count: int
+    prompt_tokens: int
+    completion_tokens: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(**{name: int(value) for name, value in _columns(cls, row).items()})
+
+    @property
+    def finished(self) -> int:
+        return self.completed_count + self.failed_count + self.cancelled_count + self.expired_count
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: str
+    user_id: str
+    model: str
+    window: str
+    status: BatchStatus
+    created_at: float
+    updated_at: float
+    deadline: float
+    started_at: float | None
+    completed_at: float | None
+    cancelled_at: float | None
+    counts: Counters
+    error: ItemError | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        m = _mapping(row)
+        return cls(
+            id=m["id"],
+            user_id=m["user_id"],
+            model=m["model"],
+            window=m["window"],
+            status=BatchStatus(m["status"]),
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+            deadline=m["deadline"],
+            started_at=m["started_at"],
+            completed_at=m["completed_at"],
+            cancelled_at=m["cancelled_at"],
+            counts=Counters.from_row(m),
+            error=ItemError.from_json(m["error"]) if m["error"] else None,
+        )
+
+
+@dataclass(frozen=True)
+class Stream:
+    id: str
+    user_id: str
+    name: str
+    window: str
+    status: StreamStatus
+    created_at: float
+    updated_at: float
+    cancelled_at: float | None
+    archived_at: float | None
+    counts: Counters
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        m = _mapping(row)
+        return cls(
+            id=m["id"],
+            user_id=m["user_id"],
+            name=m["name"],
+            window=m["window"],
+            status=StreamStatus(m["status"]),
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+            cancelled_at=m["cancelled_at"],
+            archived_at=m["archived_at"],
+            counts=Counters.from_row(m),
+        )
+
+
+@dataclass(frozen=True)
+class LatestCompletion:
+    """The newest completion event of a stream."""
+
+    id: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """A completion event joined with its item: one entry of the events feed."""
+
+    id: str
+    created_at: float
+    status: ItemStatus
+    item: Item
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        m = _mapping(row)
+        return cls(
+            id=m["event_id"],
+            created_at=m["event_created_at"],
+            status=ItemStatus(m["event_status"]),
+            item=Item.from_row(m),
+        )
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    id: str
+    user_id: str
+    filename: str
+    purpose: str
+    kind: str  # upload | batch_output | batch_error
+    batch_id: str | None
+    bytes: int | None
+    created_at: float
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(**_columns(cls, row))
+
+
+@dataclass(frozen=True)
+class OpenAIBatch:
+    """An OpenAI Batch API batch: the sference batch it wraps and what the Batch API adds."""
+
+    batch: Batch
+    endpoint: str
+    input_file_id: str
+    output_file_id: str | None
+    error_file_id: str | None
+    metadata: dict[str, Any] | None
+    errors: list[dict[str, Any]] | None = field(default=None)  # validation errors of its input file
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        m = _mapping(row)
+        return cls(
+            batch=Batch.from_row(m),
+            endpoint=m["endpoint"],
+            input_file_id=m["input_file_id"],
+            output_file_id=m["output_file_id"],
+            error_file_id=m["error_file_id"],
+            metadata=_json_object(m["metadata"]),
+            errors=json.loads(m["errors"]) if m["errors"] else None,
+        )
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    username: str
+    role: str
+    password_hash: str | None
+    created_at: float
+    disabled_at: float | None
+    failed_logins: int
+    locked_until: float | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(**_columns(cls, row))
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key as listed (its hash stays in the store), with its owner's username."""
+
+    id: str
+    user_id: str
+    username: str
+    name: str
+    prefix: str
+    scopes: str
+    created_at: float
+    last_used_at: float | None
+    expires_at: float | None
+    revoked_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(**_columns(cls, row))
+
+
+@dataclass(frozen=True)
+class KeyOwner:
+    """A key found by its hash, joined with the user it belongs to (authentication)."""
+
+    key_id: str
+    key_name: str
+    prefix: str
+    scopes: str
+    expires_at: float | None
+    revoked_at: float | None
+    last_used_at: float | None
+    user_id: str
+    username: str
+    role: str
+    disabled_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(**_columns(cls, row))
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """A live console session joined with its user."""
+
+    csrf_token: str
+    id: str
+    username: str
+    role: str
+    disabled_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(**_columns(cls, row))
+
+
+@dataclass(frozen=True)
+class DeviceCode:
+    """An RFC 8628 device authorisation: pending, approved, denied or used."""
+
+    id: str
+    user_code: str
+    client_id: str
+    label: str | None
+    status: str
+    user_id: str | None
+    interval: float
+    created_at: float
+    expires_at: float
+    last_polled_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(**_columns(cls, row))
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What an approved device holds (a signed-in CLI)."""
+
+    id: str
+    user_id: str
+    client_id: str
+    label: str | None
+    created_at: float
+    last_used_at: float | None
+    revoked_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(**_columns(cls, row))
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """An access or refresh token found by its hash, with its grant and the grant's user."""
+
+    kind: str  # access | refresh
+    expires_at: float
+    rotated_at: float | None
+    grant_id: str
+    client_id: str
+    label: str | None
+    revoked_at: float | None
+    user_id: str
+    username: str
+    role: str
+    disabled_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(**_columns(cls, row))

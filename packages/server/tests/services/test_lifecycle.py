@@ -1,0 +1,113 @@
+"""The one submit/cancel path: every entry point queues through ``Lifecycle`` and cancels by scope."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sference_server.domain.outcome import ChatOutput, ItemError, Timings, Usage
+from sference_server.domain.states import ItemStatus, Priority
+from sference_server.security.principal import Principal
+from sference_server.services import ApiServices
+from sference_server.store import queue
+from sference_server.store.database import Database
+from sference_server.store.records import Item
+from sference_server.timeutil import now
+from support.settings import ECHO_MODEL, echo_settings
+from support.store import assert_counters_match, batch_row, item_rows, seed_batch
+
+MakeUser = Callable[..., tuple[str, str]]
+CANCELLED = ItemError("response_cancelled", "cancelled by the test")
+
+
+@pytest.fixture
+def services(db: Database, tmp_path: Path) -> ApiServices:
+    return ApiServices.build(echo_settings(tmp_path, db.url), db)
+
+
+def principal(user_id: str) -> Principal:
+    return Principal(
+        user_id=user_id, username="ann", role="user", key_id="k", key_name="k", key_prefix="sk_x", scopes=frozenset()
+    )
+
+
+def complete(db: Database, item_id: str) -> None:
+    with db.write() as tx:
+        (claimed,) = queue.claim(tx, worker_id="w", models=["m"], limit=1, lease_seconds=60, now=now())
+        assert claimed.id == item_id
+        output = ChatOutput("done", "stop", Usage(2, 1), Timings(now(), now()))
+        queue.record_outcomes(
+            tx, worker_id="w", outcomes=[queue.Outcome(item_id, ItemStatus.COMPLETED, output=output)], now=now()
+        )
+
+
+def test_cancelling_a_batch_s_last_item_finishes_the_batch(
+    db: Database, make_user: MakeUser, services: ApiServices
+) -> None:
+    user, _ = make_user("ann")
+    batch_id, (first, last) = seed_batch(db, user, 2)
+    complete(db, first)
+    assert batch_row(db, batch_id).status == "running"
+    # The item route of /v1/responses sees batch rows too: cancelling the last one ends the batch.
+    services.responses.cancel(principal(user), last)
+    batch = batch_row(db, batch_id)
+    assert batch.status == "completed" and batch.completed_at is not None
+    assert [r.status for r in item_rows(db, batch_id)] == ["completed", "cancelled"]
+    assert_counters_match(db, batch_id)
+
+
+def test_cancelling_the_only_item_of_a_batch_fails_it_with_a_reason(
+    db: Database, make_user: MakeUser, services: ApiServices
+) -> None:
+    user, _ = make_user("ann")
+    batch_id, (only,) = seed_batch(db, user, 1)
+    assert services.lifecycle.cancel(queue.Scope(item_id=only), CANCELLED) == 1
+    assert batch_row(db, batch_id).status == "failed"
+    assert services.lifecycle.cancel(queue.Scope(item_id=only), CANCELLED) == 0  # nothing left to cancel
+    assert_counters_match(db, batch_id)
+
+
+def test_a_batch_that_finished_first_is_left_as_it_ended(
+    db: Database, make_user: MakeUser, services: ApiServices
+) -> None:
+    user, _ = make_user("ann")
+    batch_id, (only,) = seed_batch(db, user, 1)
+    complete(db, only)
+    assert services.lifecycle.cancel_batch(batch_id, CANCELLED) is False
+    assert batch_row(db, batch_id).status == "completed"
+    assert_counters_match(db, batch_id)
+
+
+def test_every_entry_point_queues_through_enqueue_and_wakes_the_workers(
+    db: Database, make_user: MakeUser, services: ApiServices
+) -> None:
+    user, _ = make_user("ann")
+    who = principal(user)
+    body = {"model": ECHO_MODEL, "input": "hello", "metadata": {"custom_id": "c-1"}}
+
+    async def submit_and_hear_of_it() -> Item:
+        woken = asyncio.Event()
+        services.core.work_signal.subscribe(woken)
+        submitted = await asyncio.to_thread(services.responses.create, who, body)
+        await asyncio.wait_for(woken.wait(), 5)
+        return submitted
+
+    response = asyncio.run(submit_and_hear_of_it())
+    chat = services.interactive.validate({"model": ECHO_MODEL, "messages": [{"role": "user", "content": "hi"}]})
+    interactive = services.interactive.submit(who, chat)
+    assert response.status == interactive.status == ItemStatus.QUEUED
+    assert response.priority == Priority.QUEUED and interactive.priority == Priority.INTERACTIVE
+    assert response.custom_id == "c-1" and response.chat_body()["messages"] == [{"role": "user", "content": "hello"}]
+
+
+def test_validate_names_every_problem_with_its_path(services: ApiServices) -> None:
+    chat, problems = services.lifecycle.validate(
+        {"model": "nope", "messages": [{"role": "user", "content": "x"}], "temperature": 3}, context="body"
+    )
+    assert chat is None
+    assert [p.field for p in problems] == ["body.temperature"]
+    chat, problems = services.lifecycle.validate({"model": "nope", "messages": [{"role": "user", "content": "x"}]})
+    assert chat is None and [(p.field, p.code) for p in problems] == [("model", "model_not_found")]
