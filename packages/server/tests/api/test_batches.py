@@ -117,6 +117,16 @@ def test_bad_rows_are_rejected_naming_the_row_and_leave_nothing(
         assert conn.execute(select(func.count()).select_from(batches)).scalar() == 0
 
 
+def test_an_unserved_model_is_reported_once_for_the_whole_batch(api: Api) -> None:
+    client = api.user("ann")
+    rows = [chat_row(f"r{i}", "x", model="gpt-nope") for i in range(3)] + [chat_row("bad", "x", temperature=9)]
+    response = client.post("/v1/batches", json=document(rows))
+    assert response.status_code == 400, response.text
+    problems = [(e["loc"], e["message"]) for e in response.json()["extra"]]
+    assert [loc for loc, message in problems if "is not served here" in message] == ["requests[0].body.model"]
+    assert ("requests[3].body.temperature", "must be a number >= 0 and <= 2, got 9") in problems
+
+
 @pytest.mark.parametrize(
     ("payload", "status", "fragment"),
     [

@@ -12,12 +12,11 @@ from typing import IO, Any
 
 import ijson
 
-from ..catalog import ModelCatalog
 from ..domain.chat import FieldError
 from ..domain.endpoints import ENDPOINTS as ROW_URLS
 from ..domain.windows import BATCH_WINDOWS
 from ..errors import BadRequest
-from .batch_rows import ParsedBatch, RowChecker, spill_file, spill_row
+from .batch_rows import ParsedBatch, RowChecker, Validate, spill_file, spill_row
 
 MAX_REPORTED_ERRORS = 100
 ROW_FIELDS = frozenset({"custom_id", "body", "method", "url"})
@@ -65,12 +64,12 @@ class _Collector:
 
 
 def parse_batch(
-    source: IO[bytes], *, catalog: ModelCatalog, max_requests: int, spill_dir: str | None = None
+    source: IO[bytes], *, validate: Validate, max_requests: int, spill_dir: str | None = None
 ) -> ParsedBatch:
     """Validate a whole batch document. Raises BadRequest naming every bad row (up to 100)."""
     window = _window(source)
     collector = _Collector()
-    checker = RowChecker(catalog, where=lambda index: f"requests[{index}]")
+    checker = RowChecker(validate, where=lambda index: f"requests[{index}]")
     spill = spill_file(spill_dir)
     count = 0
     try:

@@ -9,18 +9,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from ..catalog import ModelCatalog
-from ..domain.chat import FieldError, check_limits, model_not_served, normalise_chat_body
+from ..domain.chat import MODEL_NOT_FOUND, FieldError
 
 MAX_CUSTOM_ID_LENGTH = 512
+
+# ``Lifecycle.validate``: a body in normalised chat shape, or every problem (paths under ``context``).
+Validate = Callable[..., tuple[dict[str, Any] | None, list[FieldError]]]
 
 
 class RowChecker:
     """One model for the whole batch (served here), unique custom_ids, a valid body."""
 
-    def __init__(self, catalog: ModelCatalog, *, where: Callable[[int], str]) -> None:
-        self.catalog = catalog
+    def __init__(self, validate: Validate, *, where: Callable[[int], str]) -> None:
+        self.validate = validate
         self.model: str | None = None
+        self._model_refused = False  # an unserved model is reported once, not on every row
         self._seen: dict[str, int] = {}
         self._where = where  # how a row is named in messages: "requests[3]", "line 4"
 
@@ -38,24 +41,23 @@ class RowChecker:
         return []
 
     def body(self, raw: Any) -> tuple[dict[str, Any] | None, list[FieldError]]:
-        chat, problems = normalise_chat_body(raw, context="body")
+        chat, problems = self.validate(raw, context="body")
         model = raw.get("model") if isinstance(raw, dict) else None
-        if isinstance(model, str) and model.strip():
-            if self.model is None:
-                self.model = model
-                if self.catalog.limits(model) is None:
-                    problems.append(model_not_served(model, self.catalog.describe_served(), context="body"))
-            elif model != self.model:
-                problems.append(
-                    FieldError(
-                        "body.model",
-                        f"model {model!r} differs from {self.model!r} used by the first row; "
-                        "all rows of a batch must use one model",
-                    )
-                )
-        limits = self.catalog.limits(self.model) if self.model is not None else None
-        if chat is not None and limits is not None:
-            problems += check_limits(chat, limits)
+        if not (isinstance(model, str) and model.strip()):
+            return chat, problems
+        if self.model is None:
+            self.model = model
+        elif model != self.model:
+            problems = [p for p in problems if p.code != MODEL_NOT_FOUND]
+            message = (
+                f"model {model!r} differs from {self.model!r} used by the first row; "
+                "all rows of a batch must use one model"
+            )
+            problems.append(FieldError("body.model", message))
+        if any(p.code == MODEL_NOT_FOUND for p in problems):
+            if self._model_refused:
+                problems = [p for p in problems if p.code != MODEL_NOT_FOUND]
+            self._model_refused = True
         return (chat if not problems else None), problems
 
 

@@ -28,7 +28,7 @@ class BatchService:
         self.lifecycle = lifecycle
 
     def create(self, who: Principal, document: IO[bytes]) -> Batch:
-        parsed = parse_batch(document, catalog=self.lifecycle.catalog, max_requests=self.settings.max_batch_requests)
+        parsed = parse_batch(document, validate=self.lifecycle.validate, max_requests=self.settings.max_batch_requests)
         try:
             return self.lifecycle.enqueue_batch(who, parsed)
         finally:

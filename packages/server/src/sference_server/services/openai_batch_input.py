@@ -7,8 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ..catalog import ModelCatalog
-from .batch_rows import ParsedBatch, RowChecker, spill_file, spill_row
+from .batch_rows import ParsedBatch, RowChecker, Validate, spill_file, spill_row
 
 MAX_REPORTED = 100
 
@@ -21,8 +20,8 @@ class InvalidInput(Exception):
         self.errors = errors
 
 
-def check_input(lines: Iterator[bytes], *, endpoint: str, catalog: ModelCatalog, max_requests: int) -> ParsedBatch:
-    checker = RowChecker(catalog, where=lambda index: f"line {index}")
+def check_input(lines: Iterator[bytes], *, endpoint: str, validate: Validate, max_requests: int) -> ParsedBatch:
+    checker = RowChecker(validate, where=lambda index: f"line {index}")
     errors: list[dict[str, Any]] = []
     spill = spill_file()
     count = 0

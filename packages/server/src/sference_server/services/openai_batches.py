@@ -62,7 +62,7 @@ class OpenAIBatches:
             parsed = check_input(
                 lines,
                 endpoint=spec.endpoint,
-                catalog=self.lifecycle.catalog,
+                validate=self.lifecycle.validate,
                 max_requests=self.settings.max_batch_requests,
             )
         except InvalidInput as invalid:
