@@ -1,8 +1,9 @@
 """SQLAlchemy Core tables. The Alembic migrations in ``migrations/`` build exactly this schema
 (``tests/store/test_migrations.py`` compares them).
 
-Times are Unix seconds (double precision). JSON documents (request bodies, results, errors) are
-stored as text: they are written once and served verbatim, so the store never re-parses them.
+Times are Unix seconds (double precision). JSON documents are stored as text: request bodies in
+normalised chat shape (domain/chat.py), results and errors in the neutral shape of
+domain/outcome.py (never a wire format: render/ turns records into each surface's shape).
 """
 
 from __future__ import annotations
@@ -192,8 +193,8 @@ items = Table(
     Column("created_at", Float, nullable=False),
     Column("started_at", Float),
     Column("completed_at", Float),
-    Column("result", Text),
-    Column("error", Text),
+    Column("result", Text),  # domain.outcome.ChatOutput as JSON
+    Column("error", Text),  # domain.outcome.ItemError as JSON
     Column("prompt_tokens", Integer),
     Column("completion_tokens", Integer),
     Column("metadata", Text),  # a response's metadata, as sent
