@@ -46,10 +46,6 @@ class SamplingParams:
     def from_body(cls, body: dict[str, Any]) -> SamplingParams:
         return cls(**{name: body[name] for name in SAMPLING_FIELDS if name in body})
 
-    def given(self) -> dict[str, Any]:
-        """The parameters the request set (for an upstream that takes them by name)."""
-        return {name: getattr(self, name) for name in SAMPLING_FIELDS if getattr(self, name) is not None}
-
 
 SAMPLING_BOUNDS: dict[str, Bounds] = {f.name: f.metadata["bounds"] for f in fields(SamplingParams)}
 SAMPLING_FIELDS: tuple[str, ...] = tuple(SAMPLING_BOUNDS)

@@ -58,17 +58,9 @@ class BatchService:
         self.lifecycle.cancel_batch(batch_id, CANCELLED)
         return self.get(who, batch_id)
 
-    def iter_rows(self, batch_id: str, statuses: tuple[ItemStatus, ...] = TERMINAL_ITEM_STATUSES) -> Iterator[Item]:
-        """The batch's rows in ``statuses`` (finished ones by default) in input order, a page of
-        the store at a time."""
-        after = -1
-        while True:
-            with self.db.read() as tx:
-                rows = item_store.batch_rows(tx, batch_id, statuses=statuses, after_index=after, limit=RESULTS_PAGE)
-            yield from rows
-            if len(rows) < RESULTS_PAGE:
-                return
-            after = rows[-1].row_index if rows[-1].row_index is not None else after
+    def iter_rows(self, batch_id: str) -> Iterator[Item]:
+        """The batch's finished rows in input order, a page of the store at a time."""
+        return item_store.iter_batch_rows(self.db, batch_id, statuses=TERMINAL_ITEM_STATUSES, page=RESULTS_PAGE)
 
     def problem_rows(self, batch_id: str, *, limit: int) -> Sequence[Item]:
         """The first rows that failed or expired, in input order (for the console)."""

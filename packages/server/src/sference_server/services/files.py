@@ -81,16 +81,9 @@ class FileService:
             endpoint = openai_store.endpoint_of(tx, record.batch_id)
         output = record.kind == BATCH_OUTPUT
         wanted = (ItemStatus.COMPLETED,) if output else NOT_COMPLETED
-        after = -1
-        while True:
-            with self.db.read() as tx:
-                page = item_store.batch_rows(tx, record.batch_id, statuses=wanted, after_index=after, limit=PAGE)
-            for item in page:
-                line = output_line(item, endpoint) if output else error_line(item)
-                yield line.encode() + b"\n"
-            if len(page) < PAGE:
-                return
-            after = page[-1].row_index if page[-1].row_index is not None else after
+        for item in item_store.iter_batch_rows(self.db, record.batch_id, statuses=wanted, page=PAGE):
+            line = output_line(item, endpoint) if output else error_line(item)
+            yield line.encode() + b"\n"
 
     def delete(self, who: Principal, file_id: str) -> dict[str, object]:
         record = self.get(who, file_id)

@@ -112,8 +112,12 @@ class OpenAIBatches:
     def get(self, who: Principal, batch_id: str) -> OpenAIBatch:
         with self.db.read() as tx:
             record = self._record(tx, who, batch_id)
+        return self._finalised(who, record)
+
+    def _finalised(self, who: Principal, record: OpenAIBatch) -> OpenAIBatch:
+        """The batch with its output and error files, made now if it has just finished."""
         if record.batch.status in TERMINAL_BATCH_STATUSES and record.output_file_id is None and not record.errors:
-            record = self._finalise(who, record)
+            return self._finalise(who, record)
         return record
 
     @staticmethod
@@ -151,7 +155,7 @@ class OpenAIBatches:
         return self.get(who, batch_id)
 
     def list(self, who: Principal, *, after: str | None, limit: int) -> list[OpenAIBatch]:
-        """Newest first, ``limit + 1`` of them (the extra one says more exist)."""
+        """Newest first, ``limit + 1`` of them (the extra one only says more exist, as read)."""
         with self.db.read() as tx:
-            ids = store.list_openai_batch_ids(tx, user_id=who.user_id, before=after, limit=limit + 1)
-        return [self.get(who, batch_id) for batch_id in ids]
+            records = store.list_openai_batches(tx, user_id=who.user_id, before=after, limit=limit + 1)
+        return [self._finalised(who, r) for r in records[:limit]] + records[limit:]

@@ -30,17 +30,12 @@ class StreamService:
 
     def get(self, who: Principal, stream_id: str) -> Stream:
         with self.db.read() as tx:
-            stream = store.get_stream(tx, stream_id, user_id=who.user_id)
-        if stream is None:
-            raise NotFound(f"no stream with id {stream_id!r}")
-        return stream
+            return _found(store.get_stream(tx, stream_id, user_id=who.user_id), stream_id)
 
     def detail(self, who: Principal, stream_id: str) -> tuple[Stream, LatestCompletion | None]:
         """The stream and its newest completion."""
         with self.db.read() as tx:
-            stream = store.get_stream(tx, stream_id, user_id=who.user_id)
-            if stream is None:
-                raise NotFound(f"no stream with id {stream_id!r}")
+            stream = _found(store.get_stream(tx, stream_id, user_id=who.user_id), stream_id)
             return stream, store.latest_completion(tx, stream_id, user_id=who.user_id)
 
     def list(self, who: Principal, *, limit: int, before: str | None) -> list[Stream]:
@@ -66,3 +61,9 @@ class StreamService:
             # A second transaction: once the first committed no item can join, so this one
             # sees every pending item. Items already running finish.
             self.lifecycle.cancel(Scope(stream_id=stream_id), CANCELLED, statuses=(ItemStatus.QUEUED,))
+
+
+def _found(stream: Stream | None, stream_id: str) -> Stream:
+    if stream is None:
+        raise NotFound(f"no stream with id {stream_id!r}")
+    return stream

@@ -4,14 +4,14 @@ queue.py)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select
 
 from ..domain.states import ItemStatus, Priority
-from .database import Tx
+from .database import Database, Tx
 from .records import Item
 from .tables import items
 
@@ -80,6 +80,21 @@ def list_responses(tx: Tx, *, user_id: str, stream_id: str | None, before: str |
     if before is not None:
         query = query.where(items.c.id < before)
     return [Item.from_row(r) for r in tx.execute(query.order_by(items.c.id.desc()).limit(limit))]
+
+
+def iter_batch_rows(db: Database, batch_id: str, *, statuses: Sequence[ItemStatus], page: int) -> Iterator[Item]:
+    """Every row of a batch in ``statuses``, in input order: one read transaction per ``page``
+    rows (flat memory, and no transaction held while the caller streams them out)."""
+    after = -1
+    while True:
+        with db.read() as tx:
+            rows = batch_rows(tx, batch_id, statuses=statuses, after_index=after, limit=page)
+        yield from rows
+        if len(rows) < page:
+            return
+        last = rows[-1].row_index
+        assert last is not None, "a batch row has a row index"
+        after = last
 
 
 def batch_rows(tx: Tx, batch_id: str, *, statuses: Sequence[ItemStatus], after_index: int, limit: int) -> list[Item]:

@@ -44,16 +44,16 @@ def get_openai_batch(tx: Tx, batch_id: str, *, user_id: str) -> OpenAIBatch | No
     return OpenAIBatch.from_row(row) if row is not None else None
 
 
-def list_openai_batch_ids(tx: Tx, *, user_id: str, before: str | None, limit: int) -> list[str]:
+def list_openai_batches(tx: Tx, *, user_id: str, before: str | None, limit: int) -> list[OpenAIBatch]:
     """Newest first."""
     query = (
-        select(batches.c.id)
+        select(batches, openai_batches)
         .join(openai_batches, openai_batches.c.batch_id == batches.c.id)
         .where(batches.c.user_id == user_id)
     )
     if before is not None:
         query = query.where(batches.c.id < before)
-    return list(tx.execute(query.order_by(batches.c.id.desc()).limit(limit)).scalars())
+    return [OpenAIBatch.from_row(r) for r in tx.execute(query.order_by(batches.c.id.desc()).limit(limit))]
 
 
 def set_result_files(tx: Tx, batch_id: str, *, output_file_id: str, error_file_id: str | None) -> bool:

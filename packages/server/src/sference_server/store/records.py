@@ -25,6 +25,14 @@ def _columns(record: Any, row: Any) -> dict[str, Any]:
     return {f.name: m[f.name] for f in fields(record)}
 
 
+class _ColumnsAsStored:
+    """A record whose fields are columns of the row, taken as stored."""
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(**_columns(cls, row))
+
+
 def _json_object(text: str | None) -> dict[str, Any] | None:
     return json.loads(text) if text else None
 
@@ -202,7 +210,7 @@ class FeedEvent:
 
 
 @dataclass(frozen=True)
-class FileRecord:
+class FileRecord(_ColumnsAsStored):
     id: str
     user_id: str
     filename: str
@@ -211,10 +219,6 @@ class FileRecord:
     batch_id: str | None
     bytes: int | None
     created_at: float
-
-    @classmethod
-    def from_row(cls, row: Any) -> Self:
-        return cls(**_columns(cls, row))
 
 
 @dataclass(frozen=True)
@@ -244,7 +248,7 @@ class OpenAIBatch:
 
 
 @dataclass(frozen=True)
-class User:
+class User(_ColumnsAsStored):
     id: str
     username: str
     role: str
@@ -254,13 +258,9 @@ class User:
     failed_logins: int
     locked_until: float | None
 
-    @classmethod
-    def from_row(cls, row: Any) -> Self:
-        return cls(**_columns(cls, row))
-
 
 @dataclass(frozen=True)
-class ApiKey:
+class ApiKey(_ColumnsAsStored):
     """An API key as listed (its hash stays in the store), with its owner's username."""
 
     id: str
@@ -274,13 +274,9 @@ class ApiKey:
     expires_at: float | None
     revoked_at: float | None
 
-    @classmethod
-    def from_row(cls, row: Any) -> Self:
-        return cls(**_columns(cls, row))
-
 
 @dataclass(frozen=True)
-class KeyOwner:
+class KeyOwner(_ColumnsAsStored):
     """A key found by its hash, joined with the user it belongs to (authentication)."""
 
     key_id: str
@@ -295,13 +291,9 @@ class KeyOwner:
     role: str
     disabled_at: float | None
 
-    @classmethod
-    def from_row(cls, row: Any) -> Self:
-        return cls(**_columns(cls, row))
-
 
 @dataclass(frozen=True)
-class SessionUser:
+class SessionUser(_ColumnsAsStored):
     """A live console session joined with its user."""
 
     csrf_token: str
@@ -310,13 +302,9 @@ class SessionUser:
     role: str
     disabled_at: float | None
 
-    @classmethod
-    def from_row(cls, row: Any) -> Self:
-        return cls(**_columns(cls, row))
-
 
 @dataclass(frozen=True)
-class DeviceCode:
+class DeviceCode(_ColumnsAsStored):
     """An RFC 8628 device authorisation: pending, approved, denied or used."""
 
     id: str
@@ -330,13 +318,9 @@ class DeviceCode:
     expires_at: float
     last_polled_at: float | None
 
-    @classmethod
-    def from_row(cls, row: Any) -> Self:
-        return cls(**_columns(cls, row))
-
 
 @dataclass(frozen=True)
-class Grant:
+class Grant(_ColumnsAsStored):
     """What an approved device holds (a signed-in CLI)."""
 
     id: str
@@ -347,13 +331,9 @@ class Grant:
     last_used_at: float | None
     revoked_at: float | None
 
-    @classmethod
-    def from_row(cls, row: Any) -> Self:
-        return cls(**_columns(cls, row))
-
 
 @dataclass(frozen=True)
-class TokenGrant:
+class TokenGrant(_ColumnsAsStored):
     """An access or refresh token found by its hash, with its grant and the grant's user."""
 
     kind: str  # access | refresh
@@ -367,7 +347,3 @@ class TokenGrant:
     username: str
     role: str
     disabled_at: float | None
-
-    @classmethod
-    def from_row(cls, row: Any) -> Self:
-        return cls(**_columns(cls, row))
