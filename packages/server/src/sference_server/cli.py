@@ -156,7 +156,11 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, host.stop_event.set)
-        await host.run(burst=burst)
+        watcher = core.watch_changes()  # new work and cancellations from API processes, at once
+        try:
+            await host.run(burst=burst)
+        finally:
+            watcher.stop()
 
     asyncio.run(main())
     core.close()

@@ -4,11 +4,13 @@ signals, and what the process's engines report. ``ApiServices`` (services/contai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .catalog import ModelCatalog
 from .config import Settings
+from .live import LiveText
 from .notify import Signal
 from .store.changes import ChangeWatcher
 from .store.database import Database
@@ -22,9 +24,11 @@ class Core:
     catalog: ModelCatalog
     work_signal: Signal = field(default_factory=Signal)  # new work was queued
     events_signal: Signal = field(default_factory=Signal)  # a request finished (an event was appended)
+    live: LiveText = field(default_factory=LiveText)  # streamed text and cancellations
     started_at: float = field(default_factory=now)
-    # The engines this process runs (a worker's), by model id: "loading" or "ready".
-    engines: dict[str, str] = field(default_factory=dict)
+    # The state of each engine this process runs (a worker's), by model id: "ready", "loading",
+    # or why it is not ready. Set by the worker runtime.
+    engine_states: Callable[[], dict[str, str]] = dict
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Core:
@@ -32,7 +36,7 @@ class Core:
 
     def watch_changes(self) -> ChangeWatcher:
         """Start relaying other processes' changes to this process's signals."""
-        watcher = ChangeWatcher(self.db, work=self.work_signal, events=self.events_signal)
+        watcher = ChangeWatcher(self.db, work=self.work_signal, events=self.events_signal, live=self.live)
         watcher.start()
         return watcher
 
@@ -42,8 +46,9 @@ class Core:
             store = "ok"
         except Exception as exc:  # report, don't raise: this is a probe
             store = f"unavailable: {type(exc).__name__}"
-        ready = store == "ok" and all(state == "ready" for state in self.engines.values())
-        return {"status": "ready" if ready else "not_ready", "store": store, "engines": dict(self.engines)}
+        engines = self.engine_states()
+        ready = store == "ok" and all(state == "ready" for state in engines.values())
+        return {"status": "ready" if ready else "not_ready", "store": store, "engines": engines}
 
     def close(self) -> None:
         self.db.dispose()

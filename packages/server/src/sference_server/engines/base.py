@@ -8,6 +8,7 @@ request and frees its slot.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,6 +24,7 @@ class ChatRequest:
     stop: list[str] = field(default_factory=list)
     sampling: SamplingParams = field(default_factory=SamplingParams)
     extra: dict[str, Any] = field(default_factory=dict)  # anything else the body carried
+    stream: bool = False  # a client reads the answer as it is made (the worker relays its text)
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> ChatRequest:
@@ -33,10 +35,38 @@ class ChatRequest:
             stop=body.get("stop", []),
             sampling=SamplingParams.from_body(body),
             extra=extra,
+            stream=bool(body.get("stream")),
         )
 
 
-_OWN_FIELDS = frozenset({"model", "messages", "max_tokens", "stop"})
+_OWN_FIELDS = frozenset({"model", "messages", "max_tokens", "stop", "stream"})
+
+# Receives the answer's text piece by piece as the engine makes it (from any thread). The pieces
+# joined are a prefix of ``ChatResult.text``: text that may still turn out to be part of a stop
+# sequence is held back, and what was not sent comes with the result. An engine that runs a
+# request again (a retry) does not send the text it already sent.
+TextSink = Callable[[str], None]
+
+
+class TextRelay:
+    """Passes an engine's text on to a sink once: when the request runs again (a retry, a
+    preempted sequence), the new run's text is sent only past what the earlier runs sent."""
+
+    def __init__(self, sink: TextSink) -> None:
+        self.sink = sink
+        self.sent = 0  # characters sent, over every run
+        self.made = 0  # characters this run has made
+
+    def restart(self) -> None:
+        self.made = 0
+
+    def __call__(self, text: str) -> None:
+        start = self.made
+        self.made += len(text)
+        fresh = text[max(0, self.sent - start) :]
+        if fresh:
+            self.sent += len(fresh)
+            self.sink(fresh)
 
 
 @dataclass(frozen=True)
@@ -74,6 +104,13 @@ class Engine(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def generate(self, request: ChatRequest, *, urgent: bool = False) -> ChatResult:
-        """``urgent``: a client is waiting on the connection; run it before queued work."""
+    def state(self) -> str:
+        """``ready``, or a sentence saying why not (``/v1/health/ready`` reports it)."""
+        ...
+
+    async def generate(
+        self, request: ChatRequest, *, urgent: bool = False, on_text: TextSink | None = None
+    ) -> ChatResult:
+        """``urgent``: a client is waiting on the connection; run it before queued work.
+        ``on_text``: where to send the text as it is made (a streaming client reads it)."""
         ...

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .base import ChatRequest, ChatResult, EngineError
+from .base import ChatRequest, ChatResult, EngineError, TextSink
 
 _TRANSIENT = re.compile(r"\[\[fail:transient:(\d+)\]\]")
 
@@ -56,15 +56,20 @@ class EchoEngine:
     async def stop(self) -> None:
         return None
 
-    async def generate(self, request: ChatRequest, *, urgent: bool = False) -> ChatResult:
+    def state(self) -> str:
+        return "ready"
+
+    async def generate(
+        self, request: ChatRequest, *, urgent: bool = False, on_text: TextSink | None = None
+    ) -> ChatResult:
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
-            return await self._generate(request)
+            return await self._generate(request, on_text)
         finally:
             self.in_flight -= 1
 
-    async def _generate(self, request: ChatRequest) -> ChatResult:
+    async def _generate(self, request: ChatRequest, on_text: TextSink | None) -> ChatResult:
         last = next((m["content"] for m in reversed(request.messages) if m["role"] == "user"), "")
         if "[[fail:permanent]]" in last:
             raise EngineError("invalid_request", "the echo engine was asked to fail", transient=False)
@@ -83,7 +88,11 @@ class EchoEngine:
                 out = text[: text.index(stop)].split()
                 finish = "stop"
         async with self._semaphore:
-            if self.token_delay:
+            if on_text is not None:  # word by word, as a model would
+                for index, word in enumerate(out):
+                    await asyncio.sleep(self.token_delay)
+                    on_text(word if index == 0 else f" {word}")
+            elif self.token_delay:
                 await asyncio.sleep(self.token_delay * len(out))
         prompt_tokens = sum(len(str(m["content"]).split()) + 1 for m in request.messages)
         return ChatResult(" ".join(out), finish, prompt_tokens, len(out))

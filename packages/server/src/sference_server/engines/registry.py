@@ -18,6 +18,7 @@ from ..domain.chat import Limits
 from . import echo
 from .base import Engine
 from .llamacpp.options import LlamaCppOptions
+from .upstream.options import UpstreamOptions
 
 
 class EngineOptions(Protocol):
@@ -54,11 +55,22 @@ def _build_llamacpp(model_id: str, options: LlamaCppOptions, context: BuildConte
     return LlamaCppEngine(model_id, options, cache_dir=context.cache_dir, llama_log=context.llama_log)
 
 
+def _build_upstream(model_id: str, options: UpstreamOptions, _context: BuildContext) -> Engine:
+    from .upstream.engine import UpstreamEngine
+
+    return UpstreamEngine(model_id, options)
+
+
 ENGINE_KINDS: dict[str, EngineKind[Any]] = {
     "llamacpp": EngineKind(
         options=LlamaCppOptions,
         build=_build_llamacpp,
         limits=lambda options: Limits(max_tokens=options.max_tokens_limit),
+    ),
+    "openai": EngineKind(
+        options=UpstreamOptions,
+        build=_build_upstream,
+        limits=lambda options: Limits(max_tokens=options.context_tokens - 1),
     ),
     "echo": EngineKind(
         options=echo.EchoOptions,

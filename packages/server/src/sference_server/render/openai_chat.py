@@ -1,5 +1,6 @@
-"""OpenAI's chat completions surface: a finished item as a ``chat.completion`` and as the chunks
-of ``stream: true``. The seed's results rows and completion events embed the same object."""
+"""OpenAI's chat completions surface: a finished item as a ``chat.completion``, and an answer
+as it is made as the chunks of ``stream: true``. The seed's results rows and completion events
+embed the same object."""
 
 from __future__ import annotations
 
@@ -40,20 +41,50 @@ def compact(document: Any) -> str:
     return json.dumps(document, separators=(",", ":"))
 
 
-def completion_chunks(completion: dict[str, Any], *, include_usage: bool) -> list[dict[str, Any]]:
-    """A finished ``chat.completion`` as the chunks of ``stream: true``."""
-    choice = completion["choices"][0]
-    base = {
-        "id": completion["id"],
-        "object": "chat.completion.chunk",
-        "created": completion["created"],
-        "model": completion["model"],
-    }
-    chunks = [
-        {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
-        {**base, "choices": [{"index": 0, "delta": {"content": choice["message"]["content"]}, "finish_reason": None}]},
-        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},
-    ]
-    if include_usage:
-        chunks.append({**base, "choices": [], "usage": completion["usage"]})
-    return chunks
+class ChatChunks:
+    """The ``chat.completion.chunk`` objects of one streamed answer, as OpenAI sends them: a first
+    chunk with the role, one per piece of text, one with the finish reason, and (``include_usage``)
+    a last one with the usage and no choices, every other chunk then carrying ``"usage": null``."""
+
+    def __init__(self, item: Item, *, include_usage: bool) -> None:
+        self.include_usage = include_usage
+        self.sent = ""
+        self._base: dict[str, Any] = {
+            "id": f"chatcmpl-{item.id}",
+            "object": "chat.completion.chunk",
+            "created": int(item.created_at),
+            "model": item.model,
+        }
+
+    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        chunk = {
+            **self._base,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        }
+        if self.include_usage:
+            chunk["usage"] = None
+        return chunk
+
+    def opening(self) -> dict[str, Any]:
+        return self._chunk({"role": "assistant", "content": ""})
+
+    def text(self, piece: str) -> dict[str, Any]:
+        self.sent += piece
+        return self._chunk({"content": piece})
+
+    def closing(self, item: Item) -> list[dict[str, Any]]:
+        """What the pieces missed of the finished answer, its finish reason, and its usage."""
+        completion = chat_completion(item)
+        text = completion["choices"][0]["message"]["content"]
+        chunks = []
+        if text.startswith(self.sent) and len(text) > len(self.sent):
+            chunks.append(self.text(text[len(self.sent) :]))
+        chunks.append(self._chunk({}, completion["choices"][0]["finish_reason"]))
+        if self.include_usage:
+            chunks.append({**self._base, "choices": [], "usage": completion["usage"]})
+        return chunks
+
+
+def stream_error(code: str, message: str) -> dict[str, Any]:
+    """What a stream carries when the request fails after its first chunk went out."""
+    return {"error": {"message": message, "type": "server_error", "code": code}}

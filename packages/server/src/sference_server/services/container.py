@@ -42,7 +42,7 @@ class ApiServices:
     @classmethod
     def on(cls, core: Core) -> ApiServices:
         db, settings = core.db, core.settings
-        lifecycle = Lifecycle(db, core.catalog, core.work_signal, core.events_signal)
+        lifecycle = Lifecycle(db, core.catalog, core.work_signal, core.events_signal, core.live)
         device_flow = DeviceFlow(db, interval=settings.device_poll_seconds)
         batches = BatchService(db, settings, lifecycle)
         return cls(

@@ -4,13 +4,15 @@ They are items like any other, with the interactive priority: workers claim them
 and the engine runs them ahead of queued work (taking a slot from the youngest queued sequence if
 need be), so one returns in about the time the engine needs for it, whatever batch is running.
 The caller waits on the events signal (and re-checks every half second); a client that goes away
-cancels its request.
+cancels its request. A streaming client also reads the answer's text as the engine makes it
+(live.py): ``start_stream`` subscribes before the request is queued, ``follow`` yields the text
+and then the finished item.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -19,6 +21,8 @@ from ..domain.chat import MODEL_NOT_FOUND
 from ..domain.outcome import ItemError
 from ..domain.states import ACTIVE_ITEM_STATUSES, ErrorCode, ItemStatus, Priority
 from ..errors import BadRequest, Conflict, NotFound, ServiceError, ServiceUnavailable
+from ..ids import uuid7
+from ..live import Subscription
 from ..security.principal import Principal
 from ..store import items as item_store
 from ..store.database import Database
@@ -62,10 +66,68 @@ class Interactive:
         *,
         priority: Priority = Priority.INTERACTIVE,
         metadata: dict[str, Any] | None = None,
+        item_id: str | None = None,
     ) -> Item:
         return self.lifecycle.enqueue(
-            who, chat, window_seconds=INTERACTIVE_WINDOW, priority=priority, metadata=metadata
+            who, chat, window_seconds=INTERACTIVE_WINDOW, priority=priority, metadata=metadata, item_id=item_id
         )
+
+    async def start_stream(
+        self,
+        who: Principal,
+        chat: dict[str, Any],
+        *,
+        priority: Priority = Priority.INTERACTIVE,
+        metadata: dict[str, Any] | None = None,
+    ) -> tuple[Item, Subscription]:
+        """Queue a request whose text the worker relays as it is made, subscribed to that text."""
+        item_id = uuid7()
+        subscription = self.lifecycle.live.subscribe(item_id)
+        try:
+            item = await anyio.to_thread.run_sync(
+                lambda: self.submit(
+                    who, {**chat, "stream": True}, priority=priority, metadata=metadata, item_id=item_id
+                )
+            )
+        except BaseException:
+            self.lifecycle.live.unsubscribe(subscription)
+            raise
+        return item, subscription
+
+    async def follow(
+        self, who: Principal, subscription: Subscription, *, gone: Callable[[], Awaitable[bool]]
+    ) -> AsyncGenerator[str | Item]:
+        """The answer's new text as it comes, then the finished item. Cancels the request if the
+        client goes away (or stops reading: the caller closes this) or the wait times out."""
+        item_id = subscription.item_id
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        self.lifecycle.events_signal.subscribe(subscription.woken)
+        finished = False
+        try:
+            checked = float("-inf")
+            while True:
+                text = await subscription.next(RECHECK_SECONDS)
+                if text:
+                    yield text
+                if text and not subscription.woken.is_set() and loop.time() - checked < RECHECK_SECONDS:
+                    continue
+                subscription.woken.clear()
+                checked = loop.time()
+                item = await anyio.to_thread.run_sync(self.get, who, item_id)
+                if item.status not in ACTIVE_ITEM_STATUSES:
+                    finished = True
+                    for rest in subscription.drain():
+                        yield rest
+                    yield item
+                    return
+                if await gone() or loop.time() >= deadline:
+                    raise GatewayTimeout(f"the request did not finish within {self.timeout:g} s")
+        finally:
+            self.lifecycle.events_signal.unsubscribe(subscription.woken)
+            self.lifecycle.live.unsubscribe(subscription)
+            if not finished:  # the client went away, or stopped reading
+                await asyncio.shield(anyio.to_thread.run_sync(self.cancel, item_id, "the client went away"))
 
     def get(self, who: Principal, item_id: str) -> Item:
         with self.db.read() as tx:

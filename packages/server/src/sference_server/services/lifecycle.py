@@ -21,12 +21,13 @@ from ..domain.outcome import ItemError
 from ..domain.states import ACTIVE_ITEM_STATUSES, IllegalTransition, ItemStatus, Priority
 from ..domain.windows import BATCH_WINDOWS
 from ..ids import uuid7
+from ..live import LiveText
 from ..notify import Signal
 from ..security.principal import Principal
 from ..store import batches as batch_store
 from ..store import items as item_store
 from ..store import queue
-from ..store.changes import WORK_CHANNEL, announce
+from ..store.changes import CANCELS_CHANNEL, WORK_CHANNEL, announce
 from ..store.database import Database, Tx
 from ..store.items import NewItem
 from ..store.records import Batch, Item
@@ -35,11 +36,19 @@ from .batch_rows import ParsedBatch
 
 
 class Lifecycle:
-    def __init__(self, db: Database, catalog: ModelCatalog, work_signal: Signal, events_signal: Signal) -> None:
+    def __init__(
+        self,
+        db: Database,
+        catalog: ModelCatalog,
+        work_signal: Signal,
+        events_signal: Signal,
+        live: LiveText | None = None,
+    ) -> None:
         self.db = db
         self.catalog = catalog
         self.work_signal = work_signal
         self.events_signal = events_signal
+        self.live = live or LiveText()
 
     # -- validate --------------------------------------------------------------------------------
 
@@ -74,11 +83,13 @@ class Lifecycle:
         custom_id: str | None = None,
         metadata: dict[str, Any] | None = None,
         before_insert: Callable[[Tx, float], float | None] | None = None,
+        item_id: str | None = None,
     ) -> Item:
         """Queue one request. ``before_insert(tx, accepted)`` runs first in the same transaction
-        (a stream counts the item and may return another window, in seconds)."""
+        (a stream counts the item and may return another window, in seconds). ``item_id``: an id
+        made beforehand (a streaming client subscribes to it before the worker can start)."""
         accepted = now()
-        item_id = uuid7()
+        item_id = item_id or uuid7()
         with self.db.write() as tx:
             if before_insert is not None:
                 window_seconds = before_insert(tx, accepted) or window_seconds
@@ -157,9 +168,15 @@ class Lifecycle:
         statuses: tuple[ItemStatus, ...] = ACTIVE_ITEM_STATUSES,
     ) -> int:
         """Cancel the scope's items in ``statuses``; how many were. A batch scope also marks the
-        batch cancelled and raises ``IllegalTransition`` if it finished first (nothing changes)."""
+        batch cancelled and raises ``IllegalTransition`` if it finished first (nothing changes).
+        A cancelled single item stops at once on the worker running it (batch and stream items
+        stop at the worker's next lease renewal)."""
         with self.db.write() as tx:
             cancelled = queue.cancel(tx, scope, statuses=statuses, error=error, now=now())
+            if cancelled and scope.item_id is not None:
+                announce(tx, CANCELS_CHANNEL, scope.item_id)
+        if cancelled and scope.item_id is not None:
+            self.live.cancelled([scope.item_id])
         if cancelled or scope.batch_id is not None:
             self.events_signal.fire()
         return cancelled

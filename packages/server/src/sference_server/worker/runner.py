@@ -21,8 +21,9 @@ from enum import Enum
 
 from ..config import Settings
 from ..domain.states import Priority
-from ..engines.base import ChatRequest, Engine, EngineError
+from ..engines.base import ChatRequest, Engine, EngineError, TextSink
 from ..ids import uuid7
+from ..live import LiveText, Piece
 from ..notify import Signal
 from ..store import queue
 from ..store.database import Database
@@ -62,6 +63,7 @@ class Worker:
         worker_id: str | None = None,
         work_signal: Signal | None = None,
         events_signal: Signal | None = None,
+        live: LiveText | None = None,
     ) -> None:
         self.db = db
         self.engines = dict(engines)
@@ -69,6 +71,7 @@ class Worker:
         self.worker_id = worker_id or settings.worker_id or default_worker_id()
         self.work_signal = work_signal
         self.events_signal = events_signal
+        self.live = live
         self._inflight: dict[str, _InFlight] = {}
         self._outcomes: asyncio.Queue[queue.Outcome] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -81,6 +84,13 @@ class Worker:
         if self.work_signal is not None:
             self.work_signal.subscribe(self._wake)
             self.work_signal.subscribe(self._new_work)
+        loop = asyncio.get_running_loop()
+
+        def on_cancel(item_ids: list[str]) -> None:  # any thread
+            loop.call_soon_threadsafe(self._abort_lost, item_ids)
+
+        if self.live is not None:
+            self.live.on_cancel(on_cancel)
         helpers = [
             asyncio.create_task(self._flusher(), name="flusher"),
             asyncio.create_task(self._heartbeat(), name="heartbeat"),
@@ -97,6 +107,8 @@ class Worker:
             if self.work_signal is not None:
                 self.work_signal.unsubscribe(self._wake)
                 self.work_signal.unsubscribe(self._new_work)
+            if self.live is not None:
+                self.live.off_cancel(on_cancel)
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -176,7 +188,8 @@ class Worker:
         started = now()
         try:
             request = ChatRequest.from_body(json.loads(item.body))
-            result = await engine.generate(request, urgent=item.priority == Priority.INTERACTIVE)
+            on_text = self._relay_text(item.id) if request.stream else None
+            result = await engine.generate(request, urgent=item.priority == Priority.INTERACTIVE, on_text=on_text)
             outcome = results.completed(item, result, started=started, finished=now())
         except EngineError as exc:
             outcome = results.engine_failure(
@@ -200,6 +213,25 @@ class Worker:
             self._wake.set()
         if outcome is not None:
             self._outcomes.put_nowait(outcome)
+
+    def _relay_text(self, item_id: str) -> TextSink | None:
+        """Where the engine sends a streamed answer's text: to the API connection reading it."""
+        live = self.live
+        if live is None:
+            return None
+        sent = 0
+
+        def send(text: str) -> None:  # any thread; the engine calls it in order
+            nonlocal sent
+            live.publish(Piece(item_id, sent, text))
+            sent += len(text)
+
+        return send
+
+    def _abort_lost(self, item_ids: list[str]) -> None:
+        """Items cancelled elsewhere (a client went away): stop running them now."""
+        for item_id in item_ids:
+            self._abort(item_id, Abort.LOST)
 
     def _abort(self, item_id: str, reason: Abort) -> None:
         flight = self._inflight.get(item_id)

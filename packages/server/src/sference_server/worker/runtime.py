@@ -8,6 +8,7 @@ import asyncio
 from ..core import Core
 from ..engines.base import Engine
 from ..engines.registry import build_engine
+from ..store.changes import PieceSender
 from .runner import Worker
 
 
@@ -27,10 +28,12 @@ class WorkerRuntime:
         }
         self.stop_event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._report("loading")
+        self._started = False
+        self._piece_sender: PieceSender | None = None
+        core.engine_states = self.states
 
-    def _report(self, state: str) -> None:
-        self.core.engines.update(dict.fromkeys(self.engines, state))
+    def states(self) -> dict[str, str]:
+        return {model: engine.state() if self._started else "loading" for model, engine in self.engines.items()}
 
     async def start(self) -> None:
         """Start the engines, then work in a background task until ``stop``."""
@@ -47,13 +50,17 @@ class WorkerRuntime:
 
     async def _start_engines(self) -> Worker:
         await asyncio.gather(*(engine.start() for engine in self.engines.values()))
-        self._report("ready")
+        self._started = True
+        if self.core.db.is_postgres:  # API processes elsewhere may stream what we make
+            self._piece_sender = PieceSender(self.core.db)
+            self.core.live.forward = self._piece_sender
         return Worker(
             self.core.db,
             self.engines,
             self.core.settings,
             work_signal=self.core.work_signal,
             events_signal=self.core.events_signal,
+            live=self.core.live,
         )
 
     async def stop(self) -> None:
@@ -63,5 +70,9 @@ class WorkerRuntime:
         await self._stop_engines()
 
     async def _stop_engines(self) -> None:
-        self._report("loading")
+        self._started = False
         await asyncio.gather(*(engine.stop() for engine in self.engines.values()))
+        if self._piece_sender is not None:
+            self.core.live.forward = None
+            await asyncio.to_thread(self._piece_sender.close)
+            self._piece_sender = None

@@ -6,8 +6,6 @@ interactive.py) and renders what it returns (render/openai_*.py).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 import anyio
@@ -18,13 +16,14 @@ from starlette.datastructures import UploadFile
 from ...domain.states import ItemStatus, Priority
 from ...errors import BadRequest, NotFound
 from ...render.openai_batches import batch_object, file_object
-from ...render.openai_chat import chat_completion, completion_chunks
+from ...render.openai_chat import chat_completion
 from ...render.openai_responses import response_object
 from ...render.pages import openai_list
 from ...services.interactive import raise_for_failure
 from ...services.openai_batches import BatchCreate
 from ..bodies import read_json, refuse_declared_excess
 from ..deps import Reader, ServicesDep, Writer
+from .streaming import chat_stream, response_stream
 
 router = APIRouter(tags=["openai"])
 PREFIX = "/openai/v1"
@@ -119,45 +118,32 @@ def cancel_batch(batch_id: str, services: ServicesDep, who: Writer) -> dict[str,
 @router.post(f"{PREFIX}/chat/completions")
 @router.post("/v1/chat/completions")
 async def chat_completions(request: Request, services: ServicesDep, who: Writer) -> Response:
-    """Blocking, or ``stream: true`` as server-sent events (sent once the answer is complete)."""
+    """Blocking, or ``stream: true``: server-sent events as the engine makes the answer."""
     body = await read_json(request, services.settings.max_request_bytes, REQUEST_LIMIT)
     chat = services.interactive.validate(body)
+    if body.get("stream"):
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return await chat_stream(services, who, request, chat, include_usage=include_usage)
     item = await anyio.to_thread.run_sync(services.interactive.submit, who, chat)
     item = await services.interactive.wait(who, item.id, gone=request.is_disconnected)
     raise_for_failure(item)
-    completion = chat_completion(item)
-    if not body.get("stream"):
-        return JSONResponse(completion)
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    return StreamingResponse(
-        _events(completion_chunks(completion, include_usage=include_usage)),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache"},
-    )
-
-
-def _events(chunks: list[dict[str, Any]]) -> Iterator[bytes]:
-    for chunk in chunks:
-        yield f"data: {json.dumps(chunk)}\n\n".encode()
-    yield b"data: [DONE]\n\n"
+    return JSONResponse(chat_completion(item))
 
 
 # -- responses ---------------------------------------------------------------------------------
 
 
 @router.post(f"{PREFIX}/responses")
-async def create_response(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    """Blocking by default; ``background: true`` answers at once (poll ``GET .../{id}``)."""
+async def create_response(request: Request, services: ServicesDep, who: Writer) -> Any:
+    """Blocking by default; ``background: true`` answers at once (poll ``GET .../{id}``);
+    ``stream: true`` sends the Responses events as the engine makes the answer."""
     body = await read_json(request, services.settings.max_request_bytes, REQUEST_LIMIT)
-    if isinstance(body, dict) and body.get("stream"):
-        raise BadRequest(
-            "stream is not supported for responses yet; use background: true and poll",
-            extra=[{"loc": "stream", "message": "unsupported"}],
-        )
     chat = services.interactive.validate(body)
     background = bool(body.get("background"))
     metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
     priority = Priority.QUEUED if background else Priority.INTERACTIVE
+    if body.get("stream"):
+        return await response_stream(services, who, request, chat, priority=priority, metadata=metadata)
     item = await anyio.to_thread.run_sync(
         lambda: services.interactive.submit(who, chat, priority=priority, metadata=metadata)
     )

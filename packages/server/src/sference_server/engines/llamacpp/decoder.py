@@ -16,6 +16,7 @@ fast as on an idle engine.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import threading
 from collections import deque
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 import llama_cpp as llama
 import numpy as np
 
-from ..base import ChatResult, EngineError
+from ..base import ChatResult, EngineError, TextRelay
 from .model import LlamaModel
 
 log = logging.getLogger("sference.engine.llamacpp")
@@ -45,12 +46,16 @@ class Job:
     on_done: Callable[[ChatResult | EngineError], None]
     cancelled: bool = False
     urgent: bool = False
+    on_text: TextRelay | None = None  # the text as it is made (a streaming client)
     # Decoder state.
     pending: list[int] = field(default_factory=list)  # prompt tokens not yet in the KV cache
     cached: int = 0
     generated: int = 0
     text: bytearray = field(default_factory=bytearray)
     next_token: int | None = None  # sampled, not yet fed back
+    # Streaming: whole characters not yet sent (held back while they may start a stop sequence).
+    unsent: str = ""
+    utf8: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
 
 
 @dataclass
@@ -185,6 +190,10 @@ class BatchDecoder:
         slot.job = None
         victim.generated, victim.next_token, victim.pending = 0, None, []
         victim.text.clear()
+        victim.utf8.reset()
+        if victim.on_text is not None:  # what was sent stays sent: the new run skips it
+            victim.unsent = ""
+            victim.on_text.restart()
         if victim.sampler is not None:
             llama.llama_sampler_reset(victim.sampler)
         with self._cond:
@@ -252,11 +261,14 @@ class BatchDecoder:
         job.generated += 1
         if self.model.is_end_of_generation(token):
             return self._finish(slot, "stop")
-        job.text += self.model.piece(token)
+        piece = self.model.piece(token)
+        job.text += piece
         if job.stop and _stop_seen(job):
             return self._finish(slot, "stop")
         if job.generated >= job.max_new_tokens or len(slot.kv) + 1 >= self.ctx_per_slot:
             return self._finish(slot, "length")
+        if job.on_text is not None:
+            _send_text(job, piece)
         job.next_token = token
         return None
 
@@ -301,6 +313,17 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     while i < n and a[i] == b[i]:
         i += 1
     return i
+
+
+def _send_text(job: Job, piece: bytes) -> None:
+    """Send the job's new whole characters, except the last ones that may begin a stop sequence."""
+    assert job.on_text is not None
+    job.unsent += job.utf8.decode(piece)
+    hold = max((len(s) for s in job.stop), default=1) - 1
+    ready = job.unsent[: len(job.unsent) - hold] if hold else job.unsent
+    job.unsent = job.unsent[len(ready) :]
+    if ready:
+        job.on_text(ready)
 
 
 def _stop_seen(job: Job) -> bool:

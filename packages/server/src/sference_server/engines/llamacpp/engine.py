@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..base import ChatRequest, ChatResult, EngineError
+from ..base import ChatRequest, ChatResult, EngineError, TextRelay, TextSink
 from .decoder import BatchDecoder, Job
 from .model import LlamaModel, embedded_model_path, init_backend
 from .options import LlamaCppOptions
@@ -72,10 +72,16 @@ class LlamaCppEngine:
             self._model.close()
             self._model = None
 
-    async def generate(self, request: ChatRequest, *, urgent: bool = False) -> ChatResult:
+    def state(self) -> str:
+        return "ready" if self.ready else "loading"
+
+    async def generate(
+        self, request: ChatRequest, *, urgent: bool = False, on_text: TextSink | None = None
+    ) -> ChatResult:
         if self._model is None or self._decoder is None:
             raise EngineError("engine_not_ready", "the llama.cpp engine is not started", transient=True)
         job = self._job(request)
+        job.on_text = TextRelay(on_text) if on_text is not None else None
         loop = asyncio.get_running_loop()
         future: asyncio.Future[ChatResult] = loop.create_future()
 
