@@ -5,19 +5,27 @@ per word so the pieces arrive apart), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import openai
 import pytest
+from openai import OpenAI
 from sqlalchemy import select
 
 from sference_server.domain.states import ItemStatus
+from sference_server.services import ApiServices
+from sference_server.store.database import Database
 from sference_server.store.tables import items
-from support.settings import ECHO_MODEL
+from support.live import ThreadServer
+from support.settings import ECHO_MODEL, echo_settings
+from support.upstream import ThrottlingUpstream
 
 from .conftest import Api
 from .test_openai import client_for
 
+MakeUser = Callable[..., tuple[str, str]]
 WORDY = {"models": [{"id": ECHO_MODEL, "engine": "echo", "options": {"slots": 2, "token_delay": 0.05}}]}
 SENTENCE = "one two three four five six"
 
@@ -103,3 +111,26 @@ def test_a_client_that_disconnects_mid_stream_cancels_its_request(api: Api) -> N
             break
         assert time.monotonic() < deadline, f"still {status} after the client left"
         time.sleep(0.05)
+
+
+def test_a_client_that_leaves_a_stream_from_an_upstream_cancels_it_upstream(
+    tmp_path: Path, database_url: str, db: Database, make_user: MakeUser
+) -> None:
+    with ThrottlingUpstream(seconds_per_word=0.05) as upstream:
+        model = {"id": "acme/remote", "engine": "openai", "options": {"base_urls": [upstream.base_url]}}
+        services = ApiServices.build(echo_settings(tmp_path, database_url, models=[model]), db)
+        with ThreadServer(services) as server:
+            _, key = make_user("ann")
+            client = OpenAI(base_url=f"{server.url}/openai/v1", api_key=key, max_retries=0)
+            long = " ".join(f"w{i}" for i in range(200))
+            stream = client.chat.completions.create(
+                model="acme/remote", messages=[{"role": "user", "content": long}], stream=True
+            )
+            pieces = [c.choices[0].delta.content for c, _ in zip(stream, range(4), strict=False) if c.choices]
+            assert len(pieces) == 4  # the upstream's words, as it sends them
+            stream.close()
+            deadline = time.monotonic() + 5
+            while upstream.disconnected == 0:
+                assert time.monotonic() < deadline, "the upstream request kept running"
+                time.sleep(0.05)
+            assert upstream.in_flight == 0 and len(upstream.requests) == 1
