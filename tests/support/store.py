@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from sference_server.domain.outcome import ChatOutput, Timings, Usage
 from sference_server.domain.states import COUNTER_COLUMN, ItemStatus
 from sference_server.ids import uuid7
 from sference_server.store import batches as batch_store
 from sference_server.store import items as item_store
+from sference_server.store import queue
 from sference_server.store.database import Database
 from sference_server.store.items import NewItem
 from sference_server.store.tables import batches, completion_events, items
@@ -67,6 +69,18 @@ def seed_batch(
             ),
         )
     return batch_id, ids
+
+
+def complete_with_usage(db: Database, model: str, usages: list[Usage]) -> None:
+    """Claim the queued items of ``model`` and record them completed with ``usages``, as a worker
+    would (for token counts the echo engine does not report, such as cached prompt tokens)."""
+    with db.write() as conn:
+        claimed = queue.claim(conn, worker_id="test", models=[model], limit=len(usages), lease_seconds=60, now=now())
+        outcomes = [
+            queue.Outcome(c.id, ItemStatus.COMPLETED, output=ChatOutput("ok", "stop", usage, Timings(now(), now())))
+            for c, usage in zip(claimed, usages, strict=True)
+        ]
+        queue.record_outcomes(conn, worker_id="test", outcomes=outcomes, now=now())
 
 
 def batch_row(db: Database, batch_id: str) -> Any:

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from sference_server.domain.outcome import Usage
 from sference_server.store.tables import batches, items
 from support.batches import chat_row, document, result_rows, wait_terminal
 from support.settings import ECHO_MODEL
-from support.store import assert_counters_match
+from support.store import assert_counters_match, complete_with_usage, seed_batch
 
 from .conftest import Api
 
@@ -50,12 +51,42 @@ def test_a_batch_runs_to_completion_with_results_in_input_order(api: Api) -> Non
     assert finished["total_prompt_tokens"] == sum(u["prompt_tokens"] for u in usage)
     assert finished["total_completion_tokens"] == sum(u["completion_tokens"] for u in usage)
     assert finished["total_tokens"] == finished["total_prompt_tokens"] + finished["total_completion_tokens"]
+    assert finished["usage"] == {
+        "input_tokens": finished["total_prompt_tokens"],
+        "output_tokens": finished["total_completion_tokens"],
+        "total_tokens": finished["total_tokens"],
+        "input_tokens_details": {"cached_tokens": 0},  # the echo engine caches nothing
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "cached_share": 0.0,
+    }
 
     document_results = client.get(f"/v1/batches/{batch['id']}/results").json()
     assert document_results["batch_id"] == batch["id"] and document_results["status"] == "completed"
     assert document_results["results"] == results
     assert document_results["output_url"].endswith(f"/v1/batches/{batch['id']}/results.jsonl")
     assert_counters_match(api.services.db, batch["id"])
+
+
+def test_a_batch_reports_its_cached_token_share(api: Api) -> None:
+    """Outcomes recorded as a worker would (the echo engine reports no cached tokens): the
+    batch object sums them."""
+    user, key = api._make_user("ann")
+    client = api.client(key)
+    batch_id, _ = seed_batch(api.services.db, user, 3, model="unserved")  # no worker takes these
+    assert client.get(f"/v1/batches/{batch_id}").json()["usage"]["cached_share"] == 0.0
+    complete_with_usage(api.services.db, "unserved", [Usage(1000, 10, 900, 3), Usage(2000, 20, 1500), Usage(1, 1)])
+    batch = client.get(f"/v1/batches/{batch_id}").json()
+    assert batch["status"] == "completed"
+    assert batch["usage"] == {
+        "input_tokens": 3001,
+        "output_tokens": 31,
+        "total_tokens": 3032,
+        "input_tokens_details": {"cached_tokens": 2400},
+        "output_tokens_details": {"reasoning_tokens": 3},
+        "cached_share": 0.7997,
+    }
+    assert (batch["total_prompt_tokens"], batch["total_completion_tokens"]) == (3001, 31)
+    assert client.get("/v1/batches").json()["items"][0]["usage"] == batch["usage"]
 
 
 def test_list_and_get(api: Api) -> None:

@@ -9,10 +9,12 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from sference_server.domain.outcome import Usage
 from sference_server.security.passwords import hash_password
 from sference_server.store.tables import users
 from support.batches import chat_row, document, wait_terminal
 from support.console import csrf_of, form_token, sign_in
+from support.store import complete_with_usage, seed_batch
 
 from .conftest import Api
 
@@ -139,7 +141,7 @@ def test_admins_manage_users(api: Api) -> None:
 
 
 def test_work_pages(api: Api) -> None:
-    _, key = person(api, "ann")
+    ann, key = person(api, "ann")
     worker = api.client(key)
     rows = [chat_row("good", "hello"), chat_row("bad", "[[fail:permanent]]")]
     batch = worker.post("/v1/batches", json=document(rows)).json()
@@ -158,6 +160,11 @@ def test_work_pages(api: Api) -> None:
     assert batch["id"][:13] in listing and 'data-live="off"' in listing
     detail = client.get(f"/batches/{batch['id']}").text
     assert "invalid_request" in detail and "bad" in detail and "Download results" in detail
+    assert "Cached prompt tokens</dt><dd>0 (0.0 %)" in detail
+    cached_id, _ = seed_batch(api.services.db, ann, 2, model="unserved")
+    complete_with_usage(api.services.db, "unserved", [Usage(1200, 30, 1000), Usage(300, 20, 0)])
+    cached = client.get(f"/batches/{cached_id}").text
+    assert "<dd>1,500 in, 50 out</dd>" in cached and "Cached prompt tokens</dt><dd>1,000 (66.7 %)" in cached
     download = client.get(f"/batches/{batch['id']}/results.jsonl")
     assert download.status_code == 200 and len(download.text.splitlines()) == 2
     for _ in range(100):

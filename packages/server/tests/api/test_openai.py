@@ -86,6 +86,11 @@ def test_the_batch_guide_flow(api: Api) -> None:
     assert (done.request_counts.completed, done.request_counts.failed) == (8, 1)
     output = [json.loads(x) for x in client.files.content(done.output_file_id).text.splitlines()]
     assert [o["custom_id"] for o in output] == [f"r{i}" for i in range(8)]
+    usage = [o["response"]["body"]["usage"] for o in output]
+    assert done.usage is not None and done.usage.input_tokens == sum(u["prompt_tokens"] for u in usage)
+    assert done.usage.output_tokens == sum(u["completion_tokens"] for u in usage)
+    assert done.usage.total_tokens == done.usage.input_tokens + done.usage.output_tokens
+    assert (done.usage.input_tokens_details.cached_tokens, done.usage.output_tokens_details.reasoning_tokens) == (0, 0)
     first = output[0]
     assert first["response"]["status_code"] == 200 and first["error"] is None
     assert first["response"]["body"]["choices"][0]["message"]["content"] == "echo: hello 0"

@@ -1,6 +1,7 @@
 """Every renderer, over one fixture set, byte for byte against the wire output the service sent
 before results were stored in a neutral shape (``wire_fixtures.json``: the inputs, and what the
-renderers of that time produced for them).
+renderers of that time produced for them). Deliberate additions since, and only those: the batch
+objects' ``usage`` (token totals with cached and reasoning tokens, migration 0006).
 
 The fixture's items say what the engine produced (``engine_result``) and when (``finished_at``);
 the worker turns that into the stored outcome, and the store hands back records, as in service.

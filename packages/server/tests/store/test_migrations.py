@@ -7,14 +7,17 @@ from pathlib import Path
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from sference_server.ids import uuid7
 from sference_server.render.openai_chat import chat_completion
 from sference_server.store.database import Database
 from sference_server.store.items import get_item
 from sference_server.store.migrate import alembic_config, is_current, upgrade
-from sference_server.store.tables import items, metadata
+from sference_server.store.streams import insert_stream
+from sference_server.store.tables import batches, items, metadata, streams
 from sference_server.timeutil import now
+from support.store import seed_batch
 
 
 def test_migrations_build_exactly_the_declared_schema(db: Database) -> None:
@@ -76,4 +79,45 @@ def test_stored_chat_completions_become_neutral_results_and_render_as_before(
         assert conn.execute(select(items.c.result).where(items.c.id == item_id)).scalar_one() == json.dumps(
             completion, separators=(",", ":")
         )
+    upgrade(db)
+
+
+def _finished(db: Database, item_id: str, usage: dict[str, int] | None, **owner: str) -> None:
+    """Store a result as 0005 left it (the neutral shape, written out here)."""
+    result = None
+    if usage is not None:
+        document = {"kind": "chat", "text": "ok", "finish_reason": "stop", "usage": usage}
+        result = json.dumps({**document, "timings": {"started_at": 1.0, "finished_at": 2.0}})
+    with db.write() as conn:
+        conn.execute(update(items).where(items.c.id == item_id).values(status="completed", result=result, **owner))
+
+
+def test_token_totals_of_existing_batches_and_streams_are_filled_in_from_their_results(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    """0006: cached and reasoning token totals are summed from the results stored so far (rows
+    without a result, or an older result without the counts, add nothing); the downgrade drops them."""
+    user, _ = make_user("ann")
+    _migrate(db, "downgrade", "0005")
+    first, (a, b, c, d) = seed_batch(db, user, 4)
+    second, (e,) = seed_batch(db, user, 1)
+    untouched, _ = seed_batch(db, user, 1)
+    stream_id = uuid7()
+    with db.write() as conn:
+        insert_stream(conn, stream_id=stream_id, user_id=user, name="s", window="24h", now=now())
+    _finished(db, a, {"prompt_tokens": 100, "completion_tokens": 9, "cached_tokens": 64, "reasoning_tokens": 5})
+    _finished(db, b, {"prompt_tokens": 20, "completion_tokens": 1, "cached_tokens": 16, "reasoning_tokens": 0})
+    _finished(db, c, {"prompt_tokens": 7, "completion_tokens": 1})
+    _finished(db, e, {"prompt_tokens": 8, "completion_tokens": 2, "cached_tokens": 8, "reasoning_tokens": 1})
+    _finished(db, d, {"prompt_tokens": 5, "completion_tokens": 5, "cached_tokens": 2, "reasoning_tokens": 3},
+              batch_id=None, stream_id=stream_id)  # fmt: skip
+    upgrade(db)
+    with db.read() as conn:
+        totals = {
+            row.id: (row.cached_tokens, row.reasoning_tokens)
+            for table in (batches, streams)
+            for row in conn.execute(select(table.c.id, table.c.cached_tokens, table.c.reasoning_tokens))
+        }
+    assert totals == {first: (80, 5), second: (8, 1), untouched: (0, 0), stream_id: (2, 3)}
+    _migrate(db, "downgrade", "0005")
     upgrade(db)

@@ -6,8 +6,12 @@ from collections.abc import Callable
 
 from sference_server.domain.outcome import ChatOutput, ItemError, Timings, Usage
 from sference_server.domain.states import ACTIVE_ITEM_STATUSES, ItemStatus
+from sference_server.ids import uuid7
 from sference_server.store import queue
+from sference_server.store.batches import get_batch
 from sference_server.store.database import Database
+from sference_server.store.items import NewItem, insert_items
+from sference_server.store.streams import count_new_item, get_stream, insert_stream
 from sference_server.timeutil import now
 from support.store import assert_counters_match, batch_row, events, item_rows, seed_batch
 
@@ -28,7 +32,8 @@ def record(db: Database, worker: str, *outcomes: queue.Outcome) -> set[str]:
         return queue.record_outcomes(conn, worker_id=worker, outcomes=list(outcomes), now=now())
 
 
-def done(item_id: str, tokens: tuple[int, int] = (3, 2)) -> queue.Outcome:
+def done(item_id: str, tokens: tuple[int, ...] = (3, 2)) -> queue.Outcome:
+    """A completion; ``tokens``: prompt, completion[, cached prompt[, reasoning]]."""
     output = ChatOutput(f"ok {item_id}", "stop", Usage(*tokens), Timings(now(), now()))
     return queue.Outcome(item_id, ItemStatus.COMPLETED, output=output)
 
@@ -77,6 +82,52 @@ def test_completion_is_written_once_and_only_by_the_lease_holder(
     assert (batch.prompt_tokens, batch.completion_tokens) == (13, 22)
     assert [e.item_id for e in events(db)] == ids
     assert_counters_match(db, batch_id)
+
+
+def test_token_totals_count_cached_and_reasoning_tokens_as_outcomes_are_recorded(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    user, _ = make_user("ann")
+    batch_id, _ = seed_batch(db, user, 4)
+    with db.read() as conn:
+        assert (fresh := get_batch(conn, batch_id)) is not None and fresh.counts.cached_share == 0.0
+    a, b, c, d = claim(db)
+    assert record(db, "w1", done(a.id, (100, 10, 80, 4)), done(b.id, (50, 5))) == {a.id, b.id}  # one flush
+    retry = queue.Outcome(c.id, ItemStatus.QUEUED, error=ItemError("x", "try again"))
+    record(db, "w1", retry, queue.Outcome(d.id, ItemStatus.FAILED, error=ItemError("invalid_request", "bad")))
+    assert record(db, "intruder", done(c.id, (9, 9, 9, 9))) == set()
+    with db.read() as conn:
+        batch = get_batch(conn, batch_id)
+    assert batch is not None
+    counts = batch.counts
+    assert (counts.prompt_tokens, counts.cached_tokens, counts.cached_share) == (150, 80, 0.5333)
+    assert (counts.completion_tokens, counts.reasoning_tokens) == (15, 4)
+    (again,) = claim(db)
+    record(db, "w1", done(again.id, (50, 1, 40)))
+    with db.read() as conn:
+        batch = get_batch(conn, batch_id)
+    assert batch is not None and batch.status == "completed"
+    assert (batch.counts.prompt_tokens, batch.counts.cached_tokens, batch.counts.cached_share) == (200, 120, 0.6)
+    stored = [json.loads(r.result)["usage"] for r in item_rows(db, batch_id) if r.result]
+    assert batch.counts.cached_tokens == sum(u["cached_tokens"] for u in stored)
+    assert batch.counts.reasoning_tokens == sum(u["reasoning_tokens"] for u in stored)
+    assert_counters_match(db, batch_id)
+
+
+def test_stream_token_totals_count_cached_tokens(db: Database, make_user: Callable[..., tuple[str, str]]) -> None:
+    user, _ = make_user("ann")
+    stream_id, item_id = uuid7(), uuid7()
+    with db.write() as conn:
+        insert_stream(conn, stream_id=stream_id, user_id=user, name="s", window="24h", now=now())
+        new = NewItem(item_id, user, "m", "{}", deadline=now() + 60, created_at=now(), stream_id=stream_id)
+        insert_items(conn, [new])
+        count_new_item(conn, stream_id, now=now())
+    (item,) = claim(db)
+    record(db, "w1", done(item.id, (30, 3, 20, 2)))
+    with db.read() as conn:
+        stream = get_stream(conn, stream_id, user_id=user)
+    assert stream is not None
+    assert (stream.counts.prompt_tokens, stream.counts.cached_tokens, stream.counts.reasoning_tokens) == (30, 20, 2)
 
 
 def test_every_item_failing_fails_the_batch_with_a_reason(

@@ -70,6 +70,13 @@ def batch_object(record: OpenAIBatch) -> dict[str, Any]:
             "completed": counts.completed_count,
             "failed": counts.failed_count + counts.expired_count,
         },
+        "usage": {
+            "input_tokens": counts.prompt_tokens,
+            "input_tokens_details": {"cached_tokens": counts.cached_tokens},
+            "output_tokens": counts.completion_tokens,
+            "output_tokens_details": {"reasoning_tokens": counts.reasoning_tokens},
+            "total_tokens": counts.total_tokens,
+        },
         "metadata": record.metadata,
         "model": batch.model or None,
     }

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..domain.states import ItemStatus
-from ..store.records import Batch, FeedEvent, Item, LatestCompletion, Stream
+from ..store.records import Batch, Counters, FeedEvent, Item, LatestCompletion, Stream
 from ..timeutil import iso, unix
 from .openai_chat import chat_completion, compact
 
@@ -40,7 +40,8 @@ def batch(batch: Batch) -> dict[str, Any]:
         "expires_at": iso(batch.deadline),
         "total_prompt_tokens": counts.prompt_tokens,
         "total_completion_tokens": counts.completion_tokens,
-        "total_tokens": counts.prompt_tokens + counts.completion_tokens,
+        "total_tokens": counts.total_tokens,
+        "usage": batch_usage(counts),
         "request_counts": {
             "total": counts.request_count,
             "queued": counts.queued_count,
@@ -51,6 +52,19 @@ def batch(batch: Batch) -> dict[str, Any]:
             "expired": counts.expired_count,
         },
         "error": batch.error.as_dict() if batch.error else None,
+    }
+
+
+def batch_usage(counts: Counters) -> dict[str, Any]:
+    """A batch's token totals in the Responses ``usage`` words, with the share of prompt tokens
+    served from a prefix cache (0 before any prompt token was counted)."""
+    return {
+        "input_tokens": counts.prompt_tokens,
+        "output_tokens": counts.completion_tokens,
+        "total_tokens": counts.total_tokens,
+        "input_tokens_details": {"cached_tokens": counts.cached_tokens},
+        "output_tokens_details": {"reasoning_tokens": counts.reasoning_tokens},
+        "cached_share": counts.cached_share,
     }
 
 

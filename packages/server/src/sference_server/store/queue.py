@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, bindparam, select, update
 
-from ..domain.outcome import ChatOutput, ItemError
+from ..domain.outcome import ChatOutput, ItemError, Usage
 from ..domain.states import COUNTER_COLUMN, ITEM_TRANSITIONS, ErrorCode, ItemStatus, check_transition
 from .batches import finish_batches_if_done, mark_cancelled, mark_started
 from .database import Tx
@@ -57,12 +57,8 @@ class Outcome:
     refund_attempt: bool = False  # a graceful hand-back: the attempt does not count
 
     @property
-    def prompt_tokens(self) -> int:
-        return self.output.usage.prompt_tokens if self.output else 0
-
-    @property
-    def completion_tokens(self) -> int:
-        return self.output.usage.completion_tokens if self.output else 0
+    def usage(self) -> Usage:
+        return self.output.usage if self.output else Usage(0, 0)
 
 
 @dataclass(frozen=True)
@@ -113,10 +109,12 @@ class _Deltas:
             counts[COUNTER_COLUMN[old]] -= 1
             counts[COUNTER_COLUMN[new]] += 1
 
-    def add_tokens(self, row: _Owned, prompt: int, completion: int) -> None:
+    def add_tokens(self, row: _Owned, usage: Usage) -> None:
         for counts in self._groups(row):
-            counts["prompt_tokens"] += prompt
-            counts["completion_tokens"] += completion
+            counts["prompt_tokens"] += usage.prompt_tokens
+            counts["completion_tokens"] += usage.completion_tokens
+            counts["cached_tokens"] += usage.cached_tokens
+            counts["reasoning_tokens"] += usage.reasoning_tokens
 
     def apply(self, conn: Tx, now: float, *, started: bool = False) -> list[str]:
         """Write the changes; return the ids of the batches touched."""
@@ -243,8 +241,8 @@ def record_outcomes(conn: Tx, *, worker_id: str, outcomes: Sequence[Outcome], no
                 "completed_at": now,
                 "result": outcome.output.to_json() if outcome.output else None,
                 "error": outcome.error.to_json() if outcome.error else None,
-                "prompt_tokens": outcome.prompt_tokens,
-                "completion_tokens": outcome.completion_tokens,
+                "prompt_tokens": outcome.usage.prompt_tokens,
+                "completion_tokens": outcome.usage.completion_tokens,
             }
         row = conn.execute(
             update(items).where(guard).values(**values).returning(items.c.user_id, items.c.batch_id, items.c.stream_id),
@@ -255,7 +253,7 @@ def record_outcomes(conn: Tx, *, worker_id: str, outcomes: Sequence[Outcome], no
         accepted.add(outcome.item_id)
         deltas.move(row, ItemStatus.RUNNING, outcome.status)
         if outcome.status != ItemStatus.QUEUED:
-            deltas.add_tokens(row, outcome.prompt_tokens, outcome.completion_tokens)
+            deltas.add_tokens(row, outcome.usage)
             events.append(NewEvent(outcome.item_id, row.user_id, row.batch_id, row.stream_id, outcome.status))
     finish_batches_if_done(conn, deltas.apply(conn, now), now)
     append_events(conn, events, now)

@@ -94,7 +94,9 @@ class Item:
 
 @dataclass(frozen=True)
 class Counters:
-    """Items of a batch or stream per status once they left the queue, and token totals."""
+    """Items of a batch or stream per status once they left the queue, and token totals:
+    ``cached_tokens`` of the ``prompt_tokens`` came from a prefix cache, ``reasoning_tokens`` of
+    the ``completion_tokens`` were spent thinking."""
 
     request_count: int
     queued_count: int
@@ -105,10 +107,21 @@ class Counters:
     expired_count: int
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
         return cls(**{name: int(value) for name, value in _columns(cls, row).items()})
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def cached_share(self) -> float:
+        """The share of prompt tokens served from a prefix cache, to 4 places (0 before any)."""
+        return round(self.cached_tokens / self.prompt_tokens, 4) if self.prompt_tokens else 0.0
 
     @property
     def finished(self) -> int:

@@ -117,20 +117,23 @@ api_keys = Table(
 
 
 def outcome_counters() -> list[Column[int]]:
-    """Items per status after they left the queue, and token totals (batches and streams)."""
+    """Items per status after they left the queue, and token totals (batches and streams): prompt
+    tokens, those of them served from a prefix cache, completion tokens, those of them spent
+    thinking."""
     columns: list[Column[int]] = [
         Column(f"{status}_count", Integer, nullable=False, server_default=text("0"))
         for status in ("running", "completed", "failed", "cancelled", "expired")
     ]
     columns += [
         Column(name, BigInteger, nullable=False, server_default=text("0"))
-        for name in ("prompt_tokens", "completion_tokens")
+        for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
     ]
     return columns
 
 
-# A batch's counters always equal the COUNT of its items per status: every statement that moves
-# an item between statuses updates them in the same transaction (store/queue.py).
+# A batch's counters always equal the COUNT of its items per status, and its token counters the
+# SUM of its finished items' usage: every statement that moves an item between statuses updates
+# them in the same transaction (store/queue.py).
 batches = Table(
     "batches",
     metadata,
