@@ -136,6 +136,8 @@ def test_a_model_whose_upstream_stays_down_is_not_ready_until_it_is_back(start: 
     ready = httpx.get(f"{server.url}/v1/health/ready")
     assert ready.status_code == 503
     assert ready.json()["engines"][UPSTREAM].startswith("unavailable: every replica is out")
+    (replica,) = ready.json()["replicas"][UPSTREAM]
+    assert replica["up"] is False and "ConnectError" in replica["last_error"]
     with ThrottlingUpstream(port=port):
         deadline = time.monotonic() + 10
         while httpx.get(f"{server.url}/v1/health/ready").status_code != 200:

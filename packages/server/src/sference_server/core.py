@@ -29,6 +29,8 @@ class Core:
     # The state of each engine this process runs (a worker's), by model id: "ready", "loading",
     # or why it is not ready. Set by the worker runtime.
     engine_states: Callable[[], dict[str, str]] = dict
+    # The upstream replicas of the ``openai`` models this process runs (up, limit, in flight).
+    engine_replicas: Callable[[], dict[str, list[dict[str, object]]]] = dict
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Core:
@@ -48,7 +50,11 @@ class Core:
             store = f"unavailable: {type(exc).__name__}"
         engines = self.engine_states()
         ready = store == "ok" and all(state == "ready" for state in engines.values())
-        return {"status": "ready" if ready else "not_ready", "store": store, "engines": engines}
+        report: dict[str, Any] = {"status": "ready" if ready else "not_ready", "store": store, "engines": engines}
+        replicas = self.engine_replicas()
+        if replicas:
+            report["replicas"] = replicas
+        return report
 
     def close(self) -> None:
         self.db.dispose()

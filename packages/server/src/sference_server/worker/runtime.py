@@ -8,6 +8,7 @@ import asyncio
 from ..core import Core
 from ..engines.base import Engine
 from ..engines.registry import build_engine
+from ..engines.upstream.engine import UpstreamEngine
 from ..store.changes import PieceSender
 from .runner import Worker
 
@@ -31,9 +32,18 @@ class WorkerRuntime:
         self._started = False
         self._piece_sender: PieceSender | None = None
         core.engine_states = self.states
+        core.engine_replicas = self.replicas
 
     def states(self) -> dict[str, str]:
         return {model: engine.state() if self._started else "loading" for model, engine in self.engines.items()}
+
+    def replicas(self) -> dict[str, list[dict[str, object]]]:
+        """The upstream replicas of each ``openai`` model (``/v1/health/ready`` shows them)."""
+        return {
+            model: engine.replicas_report()
+            for model, engine in self.engines.items()
+            if isinstance(engine, UpstreamEngine)
+        }
 
     async def start(self) -> None:
         """Start the engines, then work in a background task until ``stop``."""

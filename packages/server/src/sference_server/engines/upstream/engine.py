@@ -112,6 +112,14 @@ class UpstreamEngine:
         reasons = "; ".join(f"{r.base_url}: {r.last_error}" for r in self.replicas)
         return f"unavailable: every replica is out ({reasons})"
 
+    def replicas_report(self) -> list[dict[str, object]]:
+        """Each replica: whether it takes requests, its adaptive limit, requests in flight."""
+        return [
+            {"base_url": r.base_url, "up": r.up, "limit": r.limit.value, "in_flight": r.in_flight,
+             **({"last_error": r.last_error} if r.last_error else {})}
+            for r in self.replicas
+        ]  # fmt: skip
+
     async def generate(
         self, request: ChatRequest, *, urgent: bool = False, on_text: TextSink | None = None
     ) -> ChatResult:
