@@ -98,11 +98,6 @@ RENDERED = {
     "sference.stream": lambda: [dump(ours.stream(s, latest)) for s, latest in streams()],
     "openai.response": lambda: [dump(openai_responses.response_object(i)) for i in ITEMS],
     "openai.chat_completion": lambda: [dump(openai_chat.chat_completion(i)) for i in COMPLETED],
-    "openai.chat_chunks": lambda: [
-        dump(openai_chat.completion_chunks(openai_chat.chat_completion(i), include_usage=usage))
-        for i in COMPLETED
-        for usage in (False, True)
-    ],
     "openai.output_line.chat": lambda: [openai_batches.output_line(i, "/v1/chat/completions") for i in COMPLETED],
     "openai.output_line.responses": lambda: [openai_batches.output_line(i, "/v1/responses") for i in COMPLETED],
     "openai.error_line": lambda: [
