@@ -158,3 +158,17 @@ def test_a_shared_prefix_goes_to_one_replica_until_it_carries_more_than_its_shar
     others = {ring.choose(f"other prompt {i}", [_Load()] * 3, [0, 1, 2]) for i in range(50)}
     assert others == {0, 1, 2}  # different prefixes spread over the ring
     assert ring.choose(keys[0], replicas, [2]) == 2  # only eligible replicas are chosen
+
+
+def test_a_replica_that_does_not_list_the_model_is_reported_at_start(caplog: pytest.LogCaptureFixture) -> None:
+    async def start_and_stop(upstream_model: str) -> None:
+        engine = UpstreamEngine(MODEL, UpstreamOptions.parse({"base_urls": [upstream.base_url],
+                                                              "upstream_model": upstream_model}))  # fmt: skip
+        await engine.start()
+        await engine.stop()
+
+    with ThrottlingUpstream() as upstream:
+        asyncio.run(start_and_stop("scripted"))
+        assert "does not list the model" not in caplog.text
+        asyncio.run(start_and_stop("scripted-typo"))
+    assert "does not list the model 'scripted-typo' (it lists scripted); set upstream_model" in caplog.text

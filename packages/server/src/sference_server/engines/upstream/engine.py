@@ -203,6 +203,19 @@ class UpstreamEngine:
         replica.out_since = time.monotonic()
         log.warning("%s: replica %s taken out: %s", self.model_id, replica.base_url, replica.last_error)
 
+    def _check_model_listed(self, replica: Replica, response: httpx.Response) -> None:
+        """Warn when a replica does not list the model we will ask it for (a typo in
+        ``upstream_model`` would otherwise fail every request with the upstream's 404)."""
+        try:
+            listed = [str(model["id"]) for model in response.json()["data"]]
+        except (ValueError, KeyError, TypeError):
+            return
+        if listed and self.upstream_model not in listed:
+            log.warning(
+                "%s: replica %s does not list the model %r (it lists %s); set upstream_model",
+                self.model_id, replica.base_url, self.upstream_model, ", ".join(listed[:5]),
+            )  # fmt: skip
+
     async def _probe_loop(self) -> None:
         while True:
             await asyncio.sleep(self.options.probe_seconds)
@@ -218,6 +231,8 @@ class UpstreamEngine:
             problem = f"GET /models answered {response.status_code}"
         except httpx.TransportError as exc:
             healthy, problem = False, f"{type(exc).__name__} {exc}".strip()
+        if healthy and not replica.answered:
+            self._check_model_listed(replica, response)
         if healthy and not replica.up:
             replica.up, replica.failures, replica.out_since = True, 0, None
             replica.limit.reset()
