@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from support.live import ServerProcess, server_env
 
 
-def start_service(workdir: Path, key: str, *, name: str = "serve") -> ServerProcess:
+def start_service(
+    workdir: Path, key: str, *, name: str = "serve", models: list[dict[str, Any]] | None = None
+) -> ServerProcess:
+    """``models``: the registry (``SFERENCE_MODELS``); default: the embedded model."""
+    extra = {"SFERENCE_MODELS": json.dumps(models)} if models else {}
     return ServerProcess(
         ["serve", "--port", "0", "--data-dir", str(workdir / f"data-{name}"), "--no-write-cli-credentials"],
-        env=server_env(workdir / "home", SFERENCE_ADMIN_API_KEY=key, SFERENCE_LOG_LEVEL="WARNING"),
+        env=server_env(workdir / "home", SFERENCE_ADMIN_API_KEY=key, SFERENCE_LOG_LEVEL="WARNING", **extra),
         log=workdir / f"{name}.log",
     ).start()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from sference_server.engines.base import ChatRequest
 from sference_server.engines.upstream.engine import UpstreamEngine
 from sference_server.engines.upstream.limiter import AdaptiveLimit
 from sference_server.engines.upstream.options import UpstreamOptions
@@ -172,3 +173,21 @@ def test_a_replica_that_does_not_list_the_model_is_reported_at_start(caplog: pyt
         assert "does not list the model" not in caplog.text
         asyncio.run(start_and_stop("scripted-typo"))
     assert "does not list the model 'scripted-typo' (it lists scripted); set upstream_model" in caplog.text
+
+
+def test_batch_work_leaves_room_for_interactive_requests_while_they_arrive() -> None:
+    async def capacities() -> tuple[int, int, int]:
+        engine = UpstreamEngine(
+            MODEL, UpstreamOptions.parse({"base_urls": [upstream.base_url], "initial_concurrency": 8})
+        )
+        await engine.start()
+        alone = engine.capacity
+        await engine.generate(ChatRequest([{"role": "user", "content": "hi"}]), urgent=True)
+        beside = engine.capacity
+        engine._interactive_at -= 61  # a minute without interactive requests
+        later = engine.capacity
+        await engine.stop()
+        return alone, beside, later
+
+    with ThrottlingUpstream() as upstream:
+        assert asyncio.run(capacities()) == (8, 4, 8)  # tolerance 2: half the limit kept free

@@ -27,7 +27,6 @@ from .routing import PrefixRing, prefix_key
 log = logging.getLogger("sference.engine.upstream")
 
 INTERACTIVE_SECONDS = 60.0  # how long after an interactive request batch work keeps room free
-INTERACTIVE_SHARE = 0.125  # of each replica's limit kept free for interactive requests meanwhile
 BACKOFF_FIRST, BACKOFF_MAX = 0.25, 10.0
 
 
@@ -42,14 +41,15 @@ class Replica:
     last_error: str = ""
     answered: int = field(default=0)
 
-    def allowed(self, *, urgent: bool, reserve: bool) -> int:
-        """Requests it may have in flight; batch work leaves a share free while ``reserve``."""
+    def allowed(self, *, urgent: bool, reserve: float) -> int:
+        """Requests it may have in flight: batch work leaves the ``reserve`` share of the limit
+        free (for interactive requests, while they arrive)."""
         limit = self.limit.value
         if reserve and not urgent:
-            limit -= max(1, int(limit * INTERACTIVE_SHARE))
+            limit = int(limit * (1.0 - reserve))
         return max(1, limit)
 
-    def room(self, *, urgent: bool, reserve: bool, now: float) -> bool:
+    def room(self, *, urgent: bool, reserve: float, now: float) -> bool:
         if not self.up or self.limit.paused_until > now:
             return False
         return self.in_flight < self.allowed(urgent=urgent, reserve=reserve)
@@ -77,8 +77,9 @@ class UpstreamEngine:
         reserve = self._reserving(time.monotonic())
         return sum(r.allowed(urgent=False, reserve=reserve) for r in self.replicas if r.up)
 
-    def _reserving(self, now: float) -> bool:
-        return now - self._interactive_at < INTERACTIVE_SECONDS
+    def _reserving(self, now: float) -> float:
+        """The share of each limit kept free for interactive requests now (0: none arrived lately)."""
+        return self.options.reserve_share if now - self._interactive_at < INTERACTIVE_SECONDS else 0.0
 
     async def start(self) -> None:
         headers = {"User-Agent": "sference"}

@@ -27,6 +27,10 @@ class UpstreamOptions:
     # How much slower per generated token a replica may get (against its best recent figure)
     # before the limit backs off.
     latency_tolerance: float = 2.0
+    # While interactive requests arrive, the share of each replica's limit batch work leaves free
+    # for them; default 1 - 1/latency_tolerance: batch work stays where the replica runs it at
+    # full speed, so an interactive request finds a free slot instead of the upstream's queue.
+    interactive_reserve: float | None = None
     # Characters of the prompt that choose the replica (requests sharing them go to the same one,
     # so its prefix cache hits); 0 spreads requests by load only.
     prefix_chars: int = 2048
@@ -48,6 +52,8 @@ class UpstreamOptions:
             raise ValueError("initial_concurrency must be between 1 and max_concurrency")
         if self.latency_tolerance < 1.0:
             raise ValueError("latency_tolerance must be at least 1.0")
+        if self.interactive_reserve is not None and not 0.0 <= self.interactive_reserve < 1.0:
+            raise ValueError("interactive_reserve must be at least 0 and below 1")
         if self.context_tokens < 2:
             raise ValueError("context_tokens must be at least 2")
         for name in ("connect_timeout", "request_timeout", "probe_seconds", "retry_seconds"):
@@ -67,6 +73,12 @@ class UpstreamOptions:
         if not isinstance(values.get("extra_body", {}), dict):
             raise ValueError("extra_body must be a JSON object")
         return cls(**values)
+
+    @property
+    def reserve_share(self) -> float:
+        if self.interactive_reserve is not None:
+            return self.interactive_reserve
+        return 1.0 - 1.0 / self.latency_tolerance
 
     def api_key(self) -> str | None:
         """The key, read from the environment when the engine starts (never stored)."""
