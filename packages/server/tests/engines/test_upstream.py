@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from sference_server.engines.base import ChatRequest
+from sference_server.engines.base import ChatRequest, ChatResult
 from sference_server.engines.upstream.engine import UpstreamEngine
 from sference_server.engines.upstream.limiter import AdaptiveLimit
 from sference_server.engines.upstream.options import UpstreamOptions
@@ -191,3 +191,30 @@ def test_batch_work_leaves_room_for_interactive_requests_while_they_arrive() -> 
 
     with ThrottlingUpstream() as upstream:
         assert asyncio.run(capacities()) == (8, 4, 8)  # tolerance 2: half the limit kept free
+
+
+def test_an_interactive_request_preempts_the_youngest_batch_requests_beyond_the_reserve() -> None:
+    long = " ".join(f"w{i}" for i in range(40))  # 2 s at 50 ms a word
+
+    async def scenario() -> tuple[int, float, list[ChatResult]]:
+        options = UpstreamOptions.parse({"base_urls": [upstream.base_url], "initial_concurrency": 8})
+        engine = UpstreamEngine(MODEL, options)
+        await engine.start()
+        batch = [asyncio.create_task(engine.generate(ChatRequest([{"role": "user", "content": f"{i} {long}"}])))
+                 for i in range(8)]  # fmt: skip
+        while upstream.in_flight < 8:
+            await asyncio.sleep(0.01)
+        started = asyncio.get_running_loop().time()
+        await engine.generate(ChatRequest([{"role": "user", "content": "quick"}]), urgent=True)
+        waited = asyncio.get_running_loop().time() - started
+        running_batch = len(engine.replicas[0].batch_calls)
+        results = await asyncio.gather(*batch)
+        await engine.stop()
+        return running_batch, waited, results
+
+    with ThrottlingUpstream(seconds_per_word=0.05) as upstream:
+        running_batch, waited, results = asyncio.run(scenario())
+    assert running_batch == 4  # half the limit of 8 stays free beside interactive requests
+    assert waited < 1.0  # it did not wait for the batch requests to finish
+    assert all(r.text.startswith("echo:") for r in results)  # the preempted four ran again
+    assert len(upstream.requests) == 8 + 1 + 4

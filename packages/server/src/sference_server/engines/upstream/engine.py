@@ -39,7 +39,8 @@ class Replica:
     failures: int = 0  # in a row
     out_since: float | None = None
     last_error: str = ""
-    answered: int = field(default=0)
+    answered: int = 0
+    batch_calls: dict[asyncio.Future[ChatResult], float] = field(default_factory=dict)  # -> started
 
     def allowed(self, *, urgent: bool, reserve: float) -> int:
         """Requests it may have in flight: batch work leaves the ``reserve`` share of the limit
@@ -133,35 +134,69 @@ class UpstreamEngine:
         give_up = time.monotonic() + self.options.retry_seconds
         delay = BACKOFF_FIRST
         relay = TextRelay(on_text) if on_text is not None else None
+        if urgent:
+            self._make_room()
         while True:
             replica = await self._acquire(key, urgent=urgent)
-            started = time.monotonic()
-            try:
-                url = f"{replica.base_url}/chat/completions"
-                if relay is None:
-                    result = await protocol.complete(self._client, url, body)
-                else:
-                    relay.restart()
-                    result = await protocol.stream(self._client, url, body, relay)
-            except protocol.Rejected as exc:
-                self._answered(replica, time.monotonic() - started, 0)
-                raise EngineError(exc.code, exc.message, transient=False) from exc
-            except protocol.Throttled as exc:
-                replica.limit.on_throttled(exc.retry_after, now=time.monotonic())
-                error: Exception = exc
-            except protocol.Unavailable as exc:
-                self._failed(replica, str(exc))
-                error = exc
-            else:
-                self._answered(replica, time.monotonic() - started, result.completion_tokens)
-                return result
-            finally:
-                replica.in_flight -= 1
-                self._changed.set()
+            outcome = await self._attempt(replica, body, relay, urgent=urgent)
+            if isinstance(outcome, ChatResult):
+                return outcome
+            if outcome is None:  # preempted by an interactive request: run again when there is room
+                continue
             if time.monotonic() >= give_up:
-                raise EngineError("engine_error", str(error), transient=True)
+                raise EngineError("engine_error", str(outcome), transient=True)
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(BACKOFF_MAX, delay * 2)
+
+    async def _attempt(
+        self, replica: Replica, body: dict[str, object], relay: TextRelay | None, *, urgent: bool
+    ) -> ChatResult | Exception | None:
+        """One try on ``replica``: the result, the transient error to retry after, or ``None``
+        when an interactive request took its place. A rejected request raises."""
+        started = time.monotonic()
+        url = f"{replica.base_url}/chat/completions"
+        assert self._client is not None
+        if relay is None:
+            call = asyncio.ensure_future(protocol.complete(self._client, url, body))
+        else:
+            relay.restart()
+            call = asyncio.ensure_future(protocol.stream(self._client, url, body, relay))
+        if not urgent:
+            replica.batch_calls[call] = started
+        try:
+            result = await call
+        except protocol.Rejected as exc:
+            self._answered(replica, time.monotonic() - started, 0)
+            raise EngineError(exc.code, exc.message, transient=False) from exc
+        except protocol.Throttled as exc:
+            replica.limit.on_throttled(exc.retry_after, now=time.monotonic())
+            return exc
+        except protocol.Unavailable as exc:
+            self._failed(replica, str(exc))
+            return exc
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # we were cancelled, not preempted
+                raise
+            return None
+        finally:
+            replica.batch_calls.pop(call, None)
+            replica.in_flight -= 1
+            self._changed.set()
+        self._answered(replica, time.monotonic() - started, result.completion_tokens)
+        return result
+
+    def _make_room(self) -> None:
+        """An interactive request arrived: stop the youngest batch requests of each replica that
+        exceed what batch work may have there now, so it does not wait behind them (they run
+        again later, as the embedded engine's preempted sequences do)."""
+        for replica in self.replicas:
+            allowed = replica.allowed(urgent=False, reserve=self.options.reserve_share)
+            excess = len(replica.batch_calls) - allowed
+            if excess > 0:
+                youngest = sorted(replica.batch_calls, key=replica.batch_calls.__getitem__, reverse=True)
+                for call in youngest[:excess]:
+                    call.cancel()
 
     # -- replicas ---------------------------------------------------------------------------
 
