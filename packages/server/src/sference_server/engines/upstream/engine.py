@@ -5,7 +5,8 @@ a worker claims no more than the replicas can take. A request goes to the replic
 prefix hashes to (routing.py) when that one has room, and waits for room otherwise. Failures are
 retried on any replica for ``retry_seconds``; consecutive failures take a replica out, and a
 prober brings it back once ``GET {base_url}/models`` answers again. While interactive requests
-arrive, batch work leaves part of each limit free for them.
+arrive, batch work leaves part of each limit free for them, and one that arrives stops the
+youngest batch requests beyond that part (they run again when there is room).
 """
 
 from __future__ import annotations
