@@ -205,3 +205,31 @@ def test_an_urgent_request_takes_a_busy_slot_and_the_displaced_one_still_finishe
         assert long.text == alone.text and long.completion_tokens == alone.completion_tokens  # restarted cleanly
     finally:
         harness.close()
+
+
+def test_after_an_urgent_request_queued_work_leaves_a_slot_free_for_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sference_server.engines.llamacpp import decoder
+
+    monkeypatch.setattr(decoder, "URGENT_WINDOW", 1.5)
+    harness = Harness(LlamaCppOptions(slots=4, ctx_per_slot=512))
+    try:
+
+        async def scenario() -> tuple[int, int, list[ChatResult]]:
+            assert harness.engine._decoder is not None
+            slots = harness.engine._decoder.slots
+            await harness.engine.generate(ask("Say hi.", temperature=0, max_tokens=3), urgent=True)
+            count = ask("Count from 1 to 1000, separated by commas.", temperature=0, max_tokens=400)
+            jobs = [asyncio.create_task(harness.engine.generate(count)) for _ in range(4)]
+            await asyncio.sleep(0.3)
+            within = sum(1 for slot in slots if slot.job is not None)
+            await asyncio.sleep(1.5)  # the window has passed
+            after = sum(1 for slot in slots if slot.job is not None)
+            return within, after, await asyncio.gather(*jobs)
+
+        within, after, results = harness.run(scenario())
+        assert within == 3  # one slot kept for the next urgent request
+        assert after == 4
+        assert len({r.text for r in results}) == 1  # greedy: the short steps change no answer
+        assert all(r.finish_reason == "length" for r in results)  # they were running all along
+    finally:
+        harness.close()

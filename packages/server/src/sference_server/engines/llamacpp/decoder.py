@@ -11,7 +11,11 @@ rest is computed.
 Urgent jobs (a client waits on the connection) go to the head of the queue, take the slot of the
 youngest other job when every slot is busy (that job starts over later, mostly from cached
 prompt), and while any of them runs the other sequences pause, so an urgent answer comes about as
-fast as on an idle engine.
+fast as on an idle engine. For a while after an urgent job arrives, queued work leaves one slot
+(of four or more)
+free (the one the last urgent job used, its prompt still cached) and each step decodes at most
+half of the sequences, in turn: the next urgent job then takes no one's slot, finds its prompt's
+prefix cached, and waits for a short step rather than a full one.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import codecs
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +37,7 @@ from .model import LlamaModel
 log = logging.getLogger("sference.engine.llamacpp")
 
 FLASH_ATTN_ENABLED = 1
+URGENT_WINDOW = 10.0  # seconds after an urgent job arrives during which steps stay short
 
 
 @dataclass
@@ -91,6 +97,10 @@ class BatchDecoder:
         self._seq_ids = [self.batch.seq_id[i] for i in range(self.batch_tokens)]
         self._n_seq[:] = 1
         self.slots = [_Slot(i) for i in range(slots)]
+        self._urgent_at = float("-inf")  # when the last urgent job arrived (monotonic)
+        self._urgent_slot: _Slot | None = None  # the slot the last urgent job ran in
+        self._turn = 0  # where the next short step starts among the running sequences
+        self._short_step = max(4, slots // 2)
         self._queue: deque[Job] = deque()
         self._cond = threading.Condition()
         self._stopping = False
@@ -106,6 +116,7 @@ class BatchDecoder:
         job.urgent = urgent
         with self._cond:
             if urgent:
+                self._urgent_at = time.monotonic()
                 position = sum(1 for queued in self._queue if queued.urgent)
                 self._queue.insert(position, job)
             else:
@@ -155,9 +166,12 @@ class BatchDecoder:
             if slot.job is not None and slot.job.cancelled:
                 self._release(slot)
         free = [slot for slot in self.slots if slot.job is None]
+        keep_one = len(self.slots) >= 4 and self._urgent_recent()  # a slot stays free for the next urgent job
         while True:
             with self._cond:
                 if not self._queue or not (free or self._queue[0].urgent):
+                    return
+                if keep_one and not self._queue[0].urgent and len(free) <= 1:
                     return
                 job = self._queue.popleft()
             if job.cancelled:
@@ -169,14 +183,22 @@ class BatchDecoder:
                         self._queue.appendleft(job)
                     return
                 free.append(victim)
-            slot = max(free, key=lambda s: _common_prefix(s.kv, job.prompt))
+            candidates = free
+            if keep_one and not job.urgent and self._urgent_slot in free:
+                candidates = [slot for slot in free if slot is not self._urgent_slot]
+            slot = max(candidates, key=lambda s: _common_prefix(s.kv, job.prompt))
             free.remove(slot)
+            if job.urgent:
+                self._urgent_slot = slot
             keep = min(_common_prefix(slot.kv, job.prompt), len(job.prompt) - 1)
             llama.llama_memory_seq_rm(self.memory, slot.seq_id, keep, -1)
             del slot.kv[keep:]
             job.cached = keep
             job.pending = job.prompt[keep:]
             slot.job = job
+
+    def _urgent_recent(self) -> bool:
+        return time.monotonic() - self._urgent_at < URGENT_WINDOW
 
     def _youngest_preemptible(self) -> _Slot | None:
         """Stop the non-urgent job that has generated least, put it back at the head of the
@@ -207,6 +229,10 @@ class BatchDecoder:
         active = [slot for slot in self.slots if slot.job is not None]
         if any(slot.job is not None and slot.job.urgent for slot in active):
             active = [slot for slot in active if slot.job is not None and slot.job.urgent]
+        elif len(active) > self._short_step and self._urgent_recent():
+            start = self._turn % len(active)
+            active = (active[start:] + active[:start])[: self._short_step]
+            self._turn += self._short_step
         n = 0
         outputs: list[tuple[_Slot, int]] = []  # (slot, batch index) of rows with logits
         for slot in active:  # running sequences: one token each
