@@ -190,7 +190,8 @@ def test_batch_work_leaves_room_for_interactive_requests_while_they_arrive() -> 
         return alone, beside, later
 
     with ThrottlingUpstream() as upstream:
-        assert asyncio.run(capacities()) == (8, 4, 8)  # tolerance 2: half the limit kept free
+        # tolerance 2: half the limit kept free; a quarter more waits in the engine
+        assert asyncio.run(capacities()) == (8 + 2, 4 + 1, 8 + 2)
 
 
 def test_an_interactive_request_preempts_the_youngest_batch_requests_beyond_the_reserve() -> None:

@@ -1,7 +1,7 @@
 """``openai``: the engine in front of one or more OpenAI-compatible replicas of a model.
 
-Each replica has its own adaptive limit (limiter.py); the engine's ``capacity`` is their sum, so
-a worker claims no more than the replicas can take. A request goes to the replica its prompt
+Each replica has its own adaptive limit (limiter.py); the engine's ``capacity`` is their sum and
+a short backlog, so a worker claims no more than the replicas can take. A request goes to the replica its prompt
 prefix hashes to (routing.py) when that one has room, and waits for room otherwise. Failures are
 retried on any replica for ``retry_seconds``; consecutive failures take a replica out, and a
 prober brings it back once ``GET {base_url}/models`` answers again. While interactive requests
@@ -76,8 +76,12 @@ class UpstreamEngine:
 
     @property
     def capacity(self) -> int:
+        """What the replicas may have in flight, plus a quarter waiting in the engine: the worker
+        claims more only when a quarter of its capacity is free, and a finished call should find
+        the next request here, not wait for that claim."""
         reserve = self._reserving(time.monotonic())
-        return sum(r.allowed(urgent=False, reserve=reserve) for r in self.replicas if r.up)
+        allowed = sum(r.allowed(urgent=False, reserve=reserve) for r in self.replicas if r.up)
+        return allowed + (allowed + 3) // 4
 
     def _reserving(self, now: float) -> float:
         """The share of each limit kept free for interactive requests now (0: none arrived lately)."""
