@@ -230,6 +230,7 @@ def test_chat_completions(api: Api) -> None:
     ).json()
     assert native["choices"][0]["message"]["content"] == "echo: native"
     assert [m.id for m in client.models.list()] == [ECHO_MODEL]
+    assert client.models.retrieve(ECHO_MODEL).model_extra == {"max_model_len": 4097}  # the context, as vLLM says it
 
 
 def test_responses_blocking_and_background(api: Api) -> None:

@@ -181,4 +181,12 @@ def get_model(model_id: str, services: ServicesDep, _who: Reader) -> dict[str, A
 
 
 def _model(services: Any, model_id: str) -> dict[str, Any]:
-    return {"id": model_id, "object": "model", "created": int(services.core.started_at), "owned_by": "sference"}
+    """OpenAI's model object, with the context length as vLLM reports it (``max_model_len``)."""
+    limits = services.core.catalog.limits(model_id)
+    return {
+        "id": model_id,
+        "object": "model",
+        "created": int(services.core.started_at),
+        "owned_by": "sference",
+        "max_model_len": limits.max_tokens + 1,
+    }
