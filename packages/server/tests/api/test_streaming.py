@@ -134,3 +134,18 @@ def test_a_client_that_leaves_a_stream_from_an_upstream_cancels_it_upstream(
                 assert time.monotonic() < deadline, "the upstream request kept running"
                 time.sleep(0.05)
             assert upstream.in_flight == 0 and len(upstream.requests) == 1
+
+
+SLOW_AND_IMPATIENT = {**WORDY, "interactive_timeout_seconds": 0.5}
+
+
+@pytest.mark.parametrize("server_overrides", [SLOW_AND_IMPATIENT])
+def test_a_blocking_request_that_outlasts_the_wait_gets_504_and_is_cancelled(api: Api) -> None:
+    _, key = api._make_user("ann")
+    long = " ".join(f"w{i}" for i in range(100))  # 5 s of answer at 50 ms a word
+    body = {"model": ECHO_MODEL, "messages": [{"role": "user", "content": long}]}
+    with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+        reply = http.post("/openai/v1/chat/completions", json=body)
+    assert reply.status_code == 504 and "did not finish within 0.5 s" in reply.text
+    with api.services.db.read() as tx:
+        assert tx.execute(select(items.c.status)).scalar_one() == ItemStatus.CANCELLED

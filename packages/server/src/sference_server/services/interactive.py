@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
 from typing import Any
 
 import anyio
@@ -105,15 +106,8 @@ class Interactive:
         self.lifecycle.events_signal.subscribe(subscription.woken)
         finished = False
         try:
-            checked = float("-inf")
             while True:
-                text = await subscription.next(RECHECK_SECONDS)
-                if text:
-                    yield text
-                if text and not subscription.woken.is_set() and loop.time() - checked < RECHECK_SECONDS:
-                    continue
                 subscription.woken.clear()
-                checked = loop.time()
                 item = await anyio.to_thread.run_sync(self.get, who, item_id)
                 if item.status not in ACTIVE_ITEM_STATUSES:
                     finished = True
@@ -123,10 +117,16 @@ class Interactive:
                     return
                 if await gone() or loop.time() >= deadline:
                     raise GatewayTimeout(f"the request did not finish within {self.timeout:g} s")
+                # Pass the text on until something finished (woken) or the re-check is due.
+                recheck = loop.time() + RECHECK_SECONDS
+                while text := await subscription.next(max(0.0, recheck - loop.time())):
+                    yield text
+                    if subscription.woken.is_set() or loop.time() >= recheck:
+                        break
         finally:
             self.lifecycle.events_signal.unsubscribe(subscription.woken)
             self.lifecycle.live.unsubscribe(subscription)
-            if not finished:  # the client went away, or stopped reading
+            if not finished:  # the client went away, or stopped reading, or the wait timed out
                 await asyncio.shield(anyio.to_thread.run_sync(self.cancel, item_id, "the client went away"))
 
     def get(self, who: Principal, item_id: str) -> Item:
@@ -137,26 +137,13 @@ class Interactive:
         return item
 
     async def wait(self, who: Principal, item_id: str, *, gone: Callable[[], Awaitable[bool]]) -> Item:
-        """The finished item; cancels it if the client disconnects or the wait times out."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
-        woken = asyncio.Event()
-        self.lifecycle.events_signal.subscribe(woken)
-        try:
-            while True:
-                woken.clear()
-                item = await anyio.to_thread.run_sync(self.get, who, item_id)
-                if item.status not in ACTIVE_ITEM_STATUSES:
-                    return item
-                if await gone() or loop.time() >= deadline:
-                    await anyio.to_thread.run_sync(self.cancel, item_id, "the client went away")
-                    raise GatewayTimeout(f"the request did not finish within {self.timeout:g} s")
-                try:
-                    await asyncio.wait_for(woken.wait(), RECHECK_SECONDS)
-                except TimeoutError:
-                    pass
-        finally:
-            self.lifecycle.events_signal.unsubscribe(woken)
+        """The finished item; cancels it if the client disconnects or the wait times out (504)."""
+        events = self.follow(who, self.lifecycle.live.subscribe(item_id), gone=gone)
+        async with aclosing(events):
+            async for event in events:
+                if isinstance(event, Item):
+                    return event
+        raise AssertionError("follow ends with the finished item")
 
     def cancel(self, item_id: str, message: str) -> None:
         self.lifecycle.cancel(Scope(item_id=item_id), ItemError(ErrorCode.RESPONSE_CANCELLED, message))
