@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from .base import ChatRequest, ChatResult, EngineError, TextSink
+from .options import refuse_unknown
 
 _TRANSIENT = re.compile(r"\[\[fail:transient:(\d+)\]\]")
 
@@ -30,9 +31,7 @@ class EchoOptions:
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> EchoOptions:
-        unknown = set(options) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown echo options: {', '.join(sorted(unknown))}")
+        refuse_unknown("echo", options, cls)
         return cls(**options)
 
 

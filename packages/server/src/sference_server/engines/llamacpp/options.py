@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..options import refuse_unknown
+
 
 @dataclass(frozen=True)
 class LlamaCppOptions:
@@ -28,9 +30,7 @@ class LlamaCppOptions:
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> LlamaCppOptions:
-        unknown = set(options) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown llamacpp options: {', '.join(sorted(unknown))}")
+        refuse_unknown("llamacpp", options, cls)
         return cls(**options)
 
     @property

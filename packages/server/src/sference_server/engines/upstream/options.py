@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..options import refuse_unknown
+
 
 @dataclass(frozen=True)
 class UpstreamOptions:
@@ -62,9 +64,7 @@ class UpstreamOptions:
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> UpstreamOptions:
-        unknown = set(options) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown openai options: {', '.join(sorted(unknown))}")
+        refuse_unknown("openai", options, cls)
         values = dict(options)
         urls = values.get("base_urls", ())
         if isinstance(urls, str):
