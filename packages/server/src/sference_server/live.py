@@ -27,6 +27,12 @@ class Piece:
     text: str
 
 
+def missed_text(answer: str, sent: str) -> str:
+    """What a stream that sent ``sent`` still owes of the finished ``answer`` (nothing when they
+    differ: a run that sampled otherwise cannot take back what went out)."""
+    return answer[len(sent) :] if answer.startswith(sent) else ""
+
+
 class _Wake(asyncio.Event):
     """Set by a wake-up signal (the item may have finished): also ends the subscriber's wait."""
 

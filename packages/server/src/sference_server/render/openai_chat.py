@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..live import missed_text
 from ..store.records import Item
 
 
@@ -77,8 +78,8 @@ class ChatChunks:
         completion = chat_completion(item)
         text = completion["choices"][0]["message"]["content"]
         chunks = []
-        if text.startswith(self.sent) and len(text) > len(self.sent):
-            chunks.append(self.text(text[len(self.sent) :]))
+        if missed := missed_text(text, self.sent):
+            chunks.append(self.text(missed))
         chunks.append(self._chunk({}, completion["choices"][0]["finish_reason"]))
         if self.include_usage:
             chunks.append({**self._base, "choices": [], "usage": completion["usage"]})

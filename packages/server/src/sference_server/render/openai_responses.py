@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.states import ItemStatus, Priority
+from ..live import missed_text
 from ..store.records import Item
 from ..timeutil import unix
 
@@ -116,8 +117,8 @@ class ResponseEvents:
             return [self._event("response.failed", response=response)]
         text = response["output_text"]
         events = []
-        if text.startswith(self.sent) and len(text) > len(self.sent):
-            events.append(self.text(text[len(self.sent) :]))
+        if missed := missed_text(text, self.sent):
+            events.append(self.text(missed))
         message = response["output"][0]
         part = message["content"][0]
         events += [

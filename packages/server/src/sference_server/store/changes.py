@@ -16,6 +16,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 
 import psycopg
 from sqlalchemy import Connection, text
@@ -83,7 +84,7 @@ class PieceSender:
                         conn.execute("SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p", (PIECES_CHANNEL, payloads))
             except psycopg.Error:
                 log.exception("could not send streamed text; reconnecting in 1 s")
-                threading.Event().wait(1.0)
+                time.sleep(1.0)
 
 
 class ChangeWatcher:
