@@ -67,15 +67,18 @@ class OpenAIBatches:
             )
         except InvalidInput as invalid:
             return self._failed(who, spec, invalid.errors)
+        created: list[OpenAIBatch] = []
+
+        def add(tx: Tx, batch_id: str) -> None:
+            self._insert(tx, batch_id, spec)
+            created.append(self._record(tx, who, batch_id))
+
         try:
-
-            def add(tx: Tx, batch_id: str) -> None:
-                self._insert(tx, batch_id, spec)
-
-            batch = self.lifecycle.enqueue_batch(who, parsed, also=add)
+            self.lifecycle.enqueue_batch(who, parsed, also=add)
         finally:
             parsed.close()
-        return self.get(who, batch.id)
+        # The batch as it was created: a fast worker may have finished it since.
+        return created[0]
 
     @staticmethod
     def _insert(tx: Tx, batch_id: str, spec: BatchCreate, errors: list[dict[str, Any]] | None = None) -> None:
