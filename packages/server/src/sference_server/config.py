@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+EMBEDDING_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+DECISIONS_MODEL_ID = "sference/smollm2-135m-decisions"
+
+Modality = Literal["text_generation", "text_embedding", "decisions"]
 
 
 class ModelSpec(BaseModel):
@@ -24,6 +28,9 @@ class ModelSpec(BaseModel):
     display_name: str | None = None
     # Options passed to the engine (see engines/registry.py for each engine's keys).
     options: dict[str, Any] = Field(default_factory=dict)
+    # What the model does: "text_generation" (chat), "text_embedding" or "decisions"; default:
+    # the engine kind's first modality (engines/registry.py ``EngineKind.modalities``).
+    modality: Modality | None = None
 
 
 def default_models() -> list[ModelSpec]:
@@ -36,7 +43,19 @@ def default_models() -> list[ModelSpec]:
             # (this small model tends to ramble to the end of its context); requests override them.
             # Its Q4_1 weights are re-encoded once as F16: ~35% faster in batches (engines/llamacpp/repack.py).
             options={"temperature": 0.2, "top_p": 0.9, "max_tokens": 512, "weights": "f16"},
-        )
+        ),
+        ModelSpec(
+            id=EMBEDDING_MODEL_ID,
+            engine="bert",
+            display_name="all-MiniLM-L6-v2 (embedded, CPU)",
+        ),
+        # The same small model, answering /v1/decisions from its next-token probabilities.
+        ModelSpec(
+            id=DECISIONS_MODEL_ID,
+            engine="llamacpp",
+            modality="decisions",
+            display_name="SmolLM2 135M decisions (embedded, CPU)",
+        ),
     ]
 
 

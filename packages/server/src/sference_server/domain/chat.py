@@ -56,9 +56,16 @@ class FieldError:
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-model bounds checked at submit time."""
+    """Per-model bounds and abilities checked at submit time."""
 
-    max_tokens: int
+    max_tokens: int  # completion tokens per request (0: the model generates no text)
+    context_tokens: int | None = None  # default: max_tokens + 1
+    tools: bool = False  # the engine passes tool definitions to the model and returns its calls
+    dimensions: int | None = None  # an embedding model's vector size
+
+    @property
+    def context(self) -> int:
+        return self.context_tokens if self.context_tokens is not None else self.max_tokens + 1
 
 
 def normalise_chat_body(

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..domain.decisions import DecisionRequest, DecisionResult
+from ..domain.outcome import ToolCall
 from ..domain.sampling import SAMPLING_FIELDS, SamplingParams
 
 
@@ -74,12 +76,27 @@ class ChatResult:
     """What an engine produced for one request."""
 
     text: str
-    finish_reason: str  # "stop" | "length"
+    finish_reason: str  # "stop" | "length" | "tool_calls"
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int = 0
     reasoning: str | None = None  # a reasoning model's thinking, when the engine separates it
     reasoning_tokens: int = 0
+    tool_calls: tuple[ToolCall, ...] = ()  # functions the model asked to call (engines with tools)
+
+
+@dataclass(frozen=True)
+class EmbeddingRequest:
+    """Texts to embed (a normalised embeddings body, domain/embeddings.py)."""
+
+    inputs: list[str]
+    dimensions: int | None = None  # cut each vector to this many dimensions (then unit length again)
+
+
+@dataclass(frozen=True)
+class EmbeddingResult:
+    vectors: list[list[float]]  # one per input, in order, each of unit length
+    prompt_tokens: int
 
 
 class EngineError(Exception):
@@ -114,3 +131,16 @@ class Engine(Protocol):
         """``urgent``: a client is waiting on the connection; run it before queued work.
         ``on_text``: where to send the text as it is made (a streaming client reads it)."""
         ...
+
+
+class EmbeddingEngine(Engine, Protocol):
+    """An engine of a ``text_embedding`` model (its ``generate`` refuses chat requests)."""
+
+    async def embed(self, request: EmbeddingRequest, *, urgent: bool = False) -> EmbeddingResult: ...
+
+
+class DecisionEngine(Engine, Protocol):
+    """An engine of a ``decisions`` model: answers questions from the model's next-token
+    probabilities over each question's labels (domain/decisions.py)."""
+
+    async def decide(self, request: DecisionRequest, *, urgent: bool = False) -> DecisionResult: ...

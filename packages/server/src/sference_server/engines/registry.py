@@ -17,6 +17,7 @@ from ..config import ModelSpec
 from ..domain.chat import Limits
 from . import echo
 from .base import Engine
+from .bert.options import BertOptions
 from .llamacpp.options import LlamaCppOptions
 from .upstream.options import UpstreamOptions
 
@@ -34,15 +35,18 @@ class BuildContext:
 
     cache_dir: Path | None = None  # files an engine derives from its model (re-encoded weights)
     llama_log: bool = False  # let llama.cpp write its own log to stderr
+    modality: str = "text_generation"  # what the model is served for (ModelSpec.modality)
 
 
 @dataclass(frozen=True)
 class EngineKind[Options: EngineOptions]:
-    """One kind of engine: its options (parsed from ``ModelSpec.options``), how to build it, its limits."""
+    """One kind of engine: its options (parsed from ``ModelSpec.options``), how to build it, its
+    limits, and what it can be served for (the first modality is the default)."""
 
     options: type[Options]
     build: Callable[[str, Options, BuildContext], Engine]
     limits: Callable[[Options], Limits]
+    modalities: tuple[str, ...] = ("text_generation",)
 
 
 def _build_echo(model_id: str, options: echo.EchoOptions, _context: BuildContext) -> Engine:
@@ -50,9 +54,19 @@ def _build_echo(model_id: str, options: echo.EchoOptions, _context: BuildContext
 
 
 def _build_llamacpp(model_id: str, options: LlamaCppOptions, context: BuildContext) -> Engine:
+    if context.modality == "decisions":
+        from .llamacpp.decisions import LlamaDecisionEngine
+
+        return LlamaDecisionEngine(model_id, options, cache_dir=context.cache_dir, llama_log=context.llama_log)
     from .llamacpp.engine import LlamaCppEngine
 
     return LlamaCppEngine(model_id, options, cache_dir=context.cache_dir, llama_log=context.llama_log)
+
+
+def _build_bert(model_id: str, options: BertOptions, _context: BuildContext) -> Engine:
+    from .bert.engine import BertEngine
+
+    return BertEngine(model_id, options)
 
 
 def _build_upstream(model_id: str, options: UpstreamOptions, _context: BuildContext) -> Engine:
@@ -66,11 +80,20 @@ ENGINE_KINDS: dict[str, EngineKind[Any]] = {
         options=LlamaCppOptions,
         build=_build_llamacpp,
         limits=lambda options: Limits(max_tokens=options.max_tokens_limit),
+        modalities=("text_generation", "decisions"),
     ),
     "openai": EngineKind(
         options=UpstreamOptions,
         build=_build_upstream,
-        limits=lambda options: Limits(max_tokens=options.context_tokens - 1),
+        limits=lambda options: Limits(max_tokens=options.context_tokens - 1, tools=True),
+    ),
+    "bert": EngineKind(
+        options=BertOptions,
+        build=_build_bert,
+        limits=lambda options: Limits(
+            max_tokens=0, context_tokens=options.max_tokens, dimensions=options.dimensions
+        ),
+        modalities=("text_embedding",),
     ),
     "echo": EngineKind(
         options=echo.EchoOptions,
@@ -89,15 +112,27 @@ def engine_kind(name: str) -> EngineKind[Any]:
 
 def limits(spec: ModelSpec) -> Limits:
     kind = engine_kind(spec.engine)
+    modality(spec)
     return kind.limits(kind.options.parse(spec.options))
 
 
+def modality(spec: ModelSpec) -> str:
+    """What ``spec`` is served for: its ``modality``, which its engine kind must offer, or the kind's default."""
+    offered = engine_kind(spec.engine).modalities
+    if spec.modality is None:
+        return offered[0]
+    if spec.modality not in offered:
+        raise ValueError(f"engine {spec.engine!r} serves {', '.join(offered)}, not {spec.modality!r}")
+    return spec.modality
+
+
 def context_tokens(spec: ModelSpec) -> int:
-    return limits(spec).max_tokens + 1
+    return limits(spec).context
 
 
 def build_engine(spec: ModelSpec, *, cache_dir: Path | None = None, llama_log: bool = False) -> Engine:
     """``cache_dir`` holds files an engine derives from its model (re-encoded weights);
     ``llama_log`` is ``Settings.llama_log``."""
     kind = engine_kind(spec.engine)
-    return kind.build(spec.id, kind.options.parse(spec.options), BuildContext(cache_dir, llama_log))
+    context = BuildContext(cache_dir, llama_log, modality(spec))
+    return kind.build(spec.id, kind.options.parse(spec.options), context)

@@ -13,8 +13,8 @@ from ..store.records import Item
 
 def chat_completion(item: Item) -> dict[str, Any]:
     """The ``chat.completion`` of a completed item (``created``: when the answer was complete)."""
-    output = item.output
-    assert output is not None, "only a completed item has a chat completion"
+    output = item.chat_output
+    assert output is not None, "only a completed chat item has a chat completion"
     usage = output.usage
     return {
         "id": f"chatcmpl-{item.id}",

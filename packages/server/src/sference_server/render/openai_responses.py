@@ -27,8 +27,9 @@ def response_object(item: Item) -> dict[str, Any]:
     output: list[dict[str, Any]] = []
     usage = None
     incomplete = None
-    if item.output is not None:
-        if item.output.finish_reason == "length":
+    chat = item.chat_output
+    if chat is not None:
+        if chat.finish_reason == "length":
             status, incomplete = "incomplete", {"reason": "max_output_tokens"}
         output = [
             {
@@ -36,10 +37,10 @@ def response_object(item: Item) -> dict[str, Any]:
                 "id": f"msg_{item.id}",
                 "status": "completed" if not incomplete else "incomplete",
                 "role": "assistant",
-                "content": [{"type": "output_text", "text": item.output.text, "annotations": []}],
+                "content": [{"type": "output_text", "text": chat.text, "annotations": []}],
             }
         ]
-        tokens = item.output.usage
+        tokens = chat.usage
         usage = {
             "input_tokens": tokens.prompt_tokens,
             "input_tokens_details": {"cached_tokens": tokens.cached_tokens},

@@ -120,7 +120,8 @@ def _usage(item: Item) -> dict[str, Any] | None:
 
 def response(item: Item) -> dict[str, Any]:
     """An item seen through /v1/responses. ``output`` uses the flat 0.0.4 item shape."""
-    output = [{"type": "output_text", "text": item.output.text}] if item.output is not None else []
+    chat = item.chat_output
+    output = [{"type": "output_text", "text": chat.text}] if chat is not None else []
     return {
         "id": item.id,
         "object": "response",

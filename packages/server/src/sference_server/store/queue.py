@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, bindparam, select, update
 
-from ..domain.outcome import ChatOutput, ItemError, Usage
+from ..domain.outcome import ItemError, Output, Usage
 from ..domain.states import COUNTER_COLUMN, ITEM_TRANSITIONS, ErrorCode, ItemStatus, check_transition
 from .batches import finish_batches_if_done, mark_cancelled, mark_started
 from .database import Tx
@@ -51,7 +51,7 @@ class Outcome:
 
     item_id: str
     status: ItemStatus
-    output: ChatOutput | None = None
+    output: Output | None = None
     error: ItemError | None = None
     not_before: float = 0.0
     refund_attempt: bool = False  # a graceful hand-back: the attempt does not count

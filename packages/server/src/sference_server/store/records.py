@@ -1,7 +1,7 @@
 """Typed, frozen records: what the store hands its callers (never a ``Row`` or a dict).
 
 Each ``from_row`` takes a row of the table it is named after (or any mapping with those columns);
-stored JSON becomes typed values here, once (``ChatOutput``, ``ItemError``).
+stored JSON becomes typed values here, once (``Output``, ``ItemError``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
-from ..domain.outcome import ChatOutput, ItemError
+from ..domain.outcome import ChatOutput, ItemError, Output, output_from_json
 from ..domain.states import BatchStatus, ItemStatus, Priority, StreamStatus
 
 
@@ -56,7 +56,7 @@ class Item:
     created_at: float
     started_at: float | None
     completed_at: float | None
-    output: ChatOutput | None
+    output: Output | None
     error: ItemError | None
     prompt_tokens: int | None
     completion_tokens: int | None
@@ -81,7 +81,7 @@ class Item:
             created_at=m["created_at"],
             started_at=m["started_at"],
             completed_at=m["completed_at"],
-            output=ChatOutput.from_json(m["result"]) if m["result"] else None,
+            output=output_from_json(m["result"]) if m["result"] else None,
             error=ItemError.from_json(m["error"]) if m["error"] else None,
             prompt_tokens=m["prompt_tokens"],
             completion_tokens=m["completion_tokens"],
@@ -90,6 +90,11 @@ class Item:
 
     def chat_body(self) -> dict[str, Any]:
         return json.loads(self.body)  # type: ignore[no-any-return]
+
+    @property
+    def chat_output(self) -> ChatOutput | None:
+        """The output of a chat request (None before it finished, or for other kinds of work)."""
+        return self.output if isinstance(self.output, ChatOutput) else None
 
 
 @dataclass(frozen=True)

@@ -196,7 +196,7 @@ items = Table(
     Column("created_at", Float, nullable=False),
     Column("started_at", Float),
     Column("completed_at", Float),
-    Column("result", Text),  # domain.outcome.ChatOutput as JSON
+    Column("result", Text),  # a domain.outcome Output (chat, embeddings, decisions) as JSON
     Column("error", Text),  # domain.outcome.ItemError as JSON
     Column("prompt_tokens", Integer),
     Column("completion_tokens", Integer),
