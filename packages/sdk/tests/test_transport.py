@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import socket
+import struct
 from typing import Any
 
 import pytest
 
 from sference_sdk import (
+    API_VERSION,
     ApiError,
     AsyncSferenceClient,
     AuthenticationError,
     ConnectionFailed,
     NotFoundError,
+    NoulQuestion,
     RateLimitError,
     ServerError,
     SferenceClient,
@@ -123,3 +127,139 @@ def test_the_client_refuses_other_windows_and_empty_batches() -> None:
             client.submit_batch(requests=[{"custom_id": "a", "body": {}}], window="1h")
         with pytest.raises(ValueError, match="At least one request"):
             client.submit_batch(requests=[])
+
+
+def call_with(kind: str, url: str, method: str, client_args: dict[str, Any], **kwargs: Any) -> Any:
+    """Like ``call``, with constructor arguments."""
+    if kind == "sync":
+        with SferenceClient(base_url=url, api_key="sk_test", **client_args) as client:
+            return getattr(client, method)(**kwargs)
+
+    async def run() -> Any:
+        async with AsyncSferenceClient(base_url=url, api_key="sk_test", **client_args) as client:
+            return await getattr(client, method)(**kwargs)
+
+    return asyncio.run(run())
+
+
+RESPONSE = {
+    "id": "r1",
+    "object": "response",
+    "created_at": 1_790_000_000,
+    "model": "m",
+    "status": "completed",
+    "output": [
+        {
+            "type": "message",
+            "id": "msg_r1",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": "hi", "annotations": []}],
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("client_args", "sent"),
+    [
+        ({}, API_VERSION),
+        ({"api_version": "2025-10-01"}, "2025-10-01"),
+        ({"api_version": "LATEST"}, "latest"),
+        ({"api_version": None}, None),
+    ],
+)
+def test_the_api_version_header(
+    scripted: ScriptedServer, kind: str, client_args: dict[str, Any], sent: str | None
+) -> None:
+    scripted.on("/v1/auth/me", (200, {"sference-version": "2026-11-01"}, {"username": "ann"}))
+    call_with(kind, scripted.url, "get_me", client_args)
+    headers = {k.lower(): v for k, v in scripted.seen[-1][2].items()}
+    assert headers.get("sference-version") == sent
+
+
+def test_api_version_is_a_date_or_latest() -> None:
+    assert API_VERSION == "2026-11-01"
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        SferenceClient(base_url="http://127.0.0.1:9", api_version="v2")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("background", "extra"), [(False, {}), (True, {"background": True})])
+def test_create_response_sends_background_only_when_true(
+    scripted: ScriptedServer, kind: str, background: bool, extra: dict[str, Any]
+) -> None:
+    scripted.on("/v1/responses", (200, {}, RESPONSE))
+    answer = call_with(kind, scripted.url, "create_response", {}, model="m", input="hi", background=background)
+    assert answer.output_text == "hi" and answer.is_terminal
+    assert json.loads(scripted.seen[-1][3]) == {"model": "m", "input": "hi", **extra}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_blocking_response_past_the_server_limit_is_a_504_and_not_sent_again(
+    scripted: ScriptedServer, kind: str
+) -> None:
+    body = {"status_code": 504, "detail": "the response did not finish in 600 s; it was cancelled", "extra": None}
+    scripted.on("/v1/responses", (504, {}, body))
+    with pytest.raises(ServerError) as caught:
+        call_with(kind, scripted.url, "create_response", {"max_retries": 2}, model="m", input="hi")
+    assert caught.value.status_code == 504 and str(caught.value).startswith("504: ")
+    assert scripted.hits("/v1/responses") == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_embeddings_decisions_and_models_on_the_wire(scripted: ScriptedServer, kind: str) -> None:
+    vector = [0.25, -0.5]
+    encoded = base64.b64encode(struct.pack("<2f", *vector)).decode()
+    scripted.on(
+        "/v1/embeddings",
+        (
+            200,
+            {},
+            {"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": encoded}], "model": "e"},
+        ),
+    )
+    scripted.on(
+        "/v1/decisions",
+        (200, {}, {"model": "d", "answers": {"spam": {"type": "noul", "noul": 0.1}}, "usage": {"input_tokens": 9}}),
+    )
+    scripted.on("/v1/models", (200, {}, {"object": "list", "data": [{"id": "e", "modality": "text_embedding"}]}))
+
+    embeddings = call_with(
+        kind, scripted.url, "create_embeddings", {}, model="e", input=["a"], encoding_format="base64", dimensions=2
+    )
+    assert embeddings.vectors() == [vector]
+    assert json.loads(scripted.seen[-1][3]) == {
+        "model": "e",
+        "input": ["a"],
+        "encoding_format": "base64",
+        "dimensions": 2,
+    }
+    call_with(kind, scripted.url, "create_embeddings", {}, model="e", input="a")
+    assert json.loads(scripted.seen[-1][3]) == {"model": "e", "input": "a", "encoding_format": "float"}
+
+    decision = call_with(
+        kind,
+        scripted.url,
+        "create_decision",
+        {},
+        model="d",
+        state="buy now!!!",
+        questions={"spam": NoulQuestion(instructions="Is it spam?"), "tone": {"type": "choice", "criteria": {"a": 1}}},
+    )
+    assert decision.answers["spam"].noul == 0.1
+    assert json.loads(scripted.seen[-1][3]) == {
+        "model": "d",
+        "state": "buy now!!!",
+        "questions": {
+            "spam": {"type": "noul", "instructions": "Is it spam?", "criteria": None},
+            "tone": {"type": "choice", "criteria": {"a": 1}},
+        },
+    }
+    call_with(kind, scripted.url, "create_decision", {}, model="d", state={"k": 1}, questions={}, images=["data:x"])
+    assert json.loads(scripted.seen[-1][3])["images"] == ["data:x"]
+
+    models = call_with(kind, scripted.url, "list_models", {})
+    assert [m.id for m in models.data] == ["e"]
+    assert scripted.seen[-1][0] == "GET"

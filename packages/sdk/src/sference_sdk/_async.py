@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import httpx
 
 from . import _core as core
-from ._config import DEFAULT_TIMEOUT, resolve_api_key, resolve_base_url
+from ._config import API_VERSION, DEFAULT_TIMEOUT, check_api_version, resolve_api_key, resolve_base_url
 from ._version import __version__
 from .jsonl import parse_requests
 from .models import (
     Batch,
     BatchList,
     BatchResults,
+    DecisionImage,
+    DecisionQuestion,
+    DecisionResponse,
+    EmbeddingEncodingFormat,
+    EmbeddingResponse,
     InferenceRequest,
+    ModelList,
     Response,
     ResponseList,
     Stream,
@@ -46,13 +52,14 @@ class AsyncSferenceClient:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = 2,
+        api_version: str | None = API_VERSION,
     ) -> None:
         self.base_url = resolve_base_url(base_url)
         self.max_retries = max_retries
-        headers = {"user-agent": f"sference-sdk/{__version__}"}
-        key = resolve_api_key(api_key)
-        if key:
-            headers["authorization"] = f"Bearer {key}"
+        self.api_version = check_api_version(api_version)
+        headers = core.client_headers(
+            user_agent=f"sference-sdk/{__version__}", api_key=resolve_api_key(api_key), api_version=self.api_version
+        )
         self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -217,9 +224,15 @@ class AsyncSferenceClient:
         top_p: float | None = None,
         include_reasoning: bool | None = None,
         metadata: dict[str, Any] | None = None,
+        background: bool = False,
         extra_body: dict[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> Response:
-        """Queue one request (``metadata.stream_id`` adds it to a stream); it returns at once."""
+        """Create one response. On API version 2026-11-01 the server answers when it is finished
+        (``ServerError`` 504 past its limit); with ``background=True``, on 2025-10-01, or with
+        ``metadata.stream_id`` (it joins that stream) it is queued and answered ``in_progress``
+        at once (see ``wait_for_response``). ``timeout``: read timeout for this call (default:
+        past the server's limit when waiting, else the client's)."""
         call = core.create_response(
             model=model,
             input=input,
@@ -229,7 +242,9 @@ class AsyncSferenceClient:
             top_p=top_p,
             include_reasoning=include_reasoning,
             metadata=metadata,
+            background=background,
             extra_body=extra_body,
+            timeout=timeout,
         )
         return await self._run(call)
 
@@ -247,6 +262,41 @@ class AsyncSferenceClient:
     ) -> Response:
         """Poll until the response is finished; TimeoutError after ``timeout`` s (None: no limit)."""
         return await self._drive(core.wait_for_response(response_id, poll_interval=poll_interval, timeout=timeout))
+
+    # -- models, embeddings, decisions ---------------------------------------------------------
+
+    async def list_models(self) -> ModelList:
+        """The models the server serves (``modality`` says which endpoint takes each)."""
+        return await self._run(core.list_models())
+
+    async def create_embeddings(
+        self,
+        *,
+        model: str,
+        input: str | list[str],
+        encoding_format: EmbeddingEncodingFormat = "float",
+        dimensions: int | None = None,
+        timeout: float | None = None,
+    ) -> EmbeddingResponse:
+        """One vector per input (``.vectors()`` gives floats whichever ``encoding_format``)."""
+        call = core.create_embeddings(
+            model=model, input=input, encoding_format=encoding_format, dimensions=dimensions, timeout=timeout
+        )
+        return await self._run(call)
+
+    async def create_decision(
+        self,
+        *,
+        model: str,
+        state: Any,
+        questions: Mapping[str, DecisionQuestion | Mapping[str, Any]],
+        images: Sequence[str | DecisionImage | Mapping[str, Any]] | None = None,
+        timeout: float | None = None,
+    ) -> DecisionResponse:
+        """Answer ``questions`` (name -> ``ChoiceQuestion``/``ScoreQuestion``/``NoulQuestion`` or
+        the same as a dict) about ``state`` (text or any JSON value) in one call."""
+        call = core.create_decision(model=model, state=state, questions=questions, images=images, timeout=timeout)
+        return await self._run(call)
 
     # -- completion events -------------------------------------------------------------------
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
+from ._config import API_VERSION_HEADER
 from ._errors import ConnectionFailed, api_error
 from ._retry import retry_delay
 from .checkpoints import clear_checkpoint, load_checkpoint, save_checkpoint
@@ -23,7 +25,13 @@ from .models import (
     Batch,
     BatchList,
     BatchResults,
+    DecisionImage,
+    DecisionQuestion,
+    DecisionResponse,
+    EmbeddingEncodingFormat,
+    EmbeddingResponse,
     InferenceRequest,
+    ModelList,
     Response,
     ResponseList,
     Stream,
@@ -35,6 +43,9 @@ T = TypeVar("T")
 WINDOWS = ("24h",)
 STREAM_WINDOWS = ("1h", "24h")
 MAX_WAIT_MS = 30_000
+# Read timeout of calls the server answers only when the work is done (a blocking response,
+# embeddings, decisions): past the server's own limit (600 s by default, then 504).
+ANSWER_TIMEOUT = 660.0
 FEED_START = ""  # a cursor that sorts before every event id
 
 
@@ -120,6 +131,16 @@ def parse_json(response: httpx.Response) -> Any:
 
 def _identity(value: Any) -> Any:
     return value
+
+
+def client_headers(*, user_agent: str, api_key: str | None, api_version: str | None) -> dict[str, str]:
+    """Headers of every request: who sends, with which key, for which API version (none: the key's)."""
+    headers = {"user-agent": user_agent}
+    if api_key:
+        headers["authorization"] = f"Bearer {api_key}"
+    if api_version is not None:
+        headers[API_VERSION_HEADER] = api_version
+    return headers
 
 
 # -- auth ------------------------------------------------------------------------------------
@@ -263,8 +284,12 @@ def create_response(
     top_p: float | None,
     include_reasoning: bool | None,
     metadata: dict[str, Any] | None,
+    background: bool,
     extra_body: dict[str, Any] | None,
+    timeout: float | None,
 ) -> Call[Response]:
+    """Without ``background`` a server on API version 2026-11-01 answers once the response is
+    finished (so the read timeout is long); with it, or on 2025-10-01, it answers at once."""
     body: dict[str, Any] = {"model": model, "input": input}
     optional = {
         "instructions": instructions,
@@ -275,8 +300,11 @@ def create_response(
         "metadata": metadata,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
+    if background:
+        body["background"] = True  # never sent as false, like sference-sdk 0.3.2
     body.update(extra_body or {})
-    return Call("POST", "/v1/responses", Response.model_validate, idempotent=False, json=body)
+    read_timeout = timeout if timeout is not None else (None if background else ANSWER_TIMEOUT)
+    return Call("POST", "/v1/responses", Response.model_validate, idempotent=False, json=body, timeout=read_timeout)
 
 
 def get_response(response_id: str) -> Call[Response]:
@@ -305,6 +333,68 @@ def wait_for_response(
         if timeout is not None and clock() - started >= timeout:
             raise TimeoutError(f"response {response_id} is still {response.status} after {timeout:g} s")
         yield Sleep(poll_interval)
+
+
+# -- models, embeddings, decisions ---------------------------------------------------------
+
+
+def list_models() -> Call[ModelList]:
+    return Call("GET", "/v1/models", ModelList.model_validate, idempotent=True)
+
+
+def create_embeddings(
+    *,
+    model: str,
+    input: str | Sequence[str],
+    encoding_format: EmbeddingEncodingFormat,
+    dimensions: int | None,
+    timeout: float | None,
+) -> Call[EmbeddingResponse]:
+    if encoding_format not in ("float", "base64"):
+        raise ValueError(f'encoding_format must be "float" or "base64"; got {encoding_format!r}')
+    body: dict[str, Any] = {
+        "model": model,
+        "input": input if isinstance(input, str) else list(input),
+        "encoding_format": encoding_format,
+    }
+    if dimensions is not None:
+        body["dimensions"] = dimensions
+    return Call(
+        "POST",
+        "/v1/embeddings",
+        EmbeddingResponse.model_validate,
+        # Safe to repeat, but a 504 means the server already waited its limit: do not wait again.
+        idempotent=False,
+        json=body,
+        timeout=ANSWER_TIMEOUT if timeout is None else timeout,
+    )
+
+
+def create_decision(
+    *,
+    model: str,
+    state: Any,
+    questions: Mapping[str, DecisionQuestion | Mapping[str, Any]],
+    images: Sequence[str | DecisionImage | Mapping[str, Any]] | None,
+    timeout: float | None,
+) -> Call[DecisionResponse]:
+    """Questions and images may be models or plain dicts; dicts are sent as they are, so the
+    server's rules (not a copy of them here) decide what is valid."""
+    body: dict[str, Any] = {"model": model, "state": state, "questions": {k: _plain(q) for k, q in questions.items()}}
+    if images is not None:
+        body["images"] = [image if isinstance(image, str) else _plain(image) for image in images]
+    return Call(
+        "POST",
+        "/v1/decisions",
+        DecisionResponse.model_validate,
+        idempotent=False,  # as for embeddings: a 504 is not worth waiting for twice
+        json=body,
+        timeout=ANSWER_TIMEOUT if timeout is None else timeout,
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else dict(value)
 
 
 # -- the completion-events feed --------------------------------------------------------------
