@@ -18,6 +18,7 @@ from .api.oauth.routes import router as oauth_router
 from .api.openai.routes import router as openai_router
 from .api.responses.routes import router as responses_router
 from .api.streams.routes import router as streams_router
+from .api.versioning import VersionHeader
 from .console import app as console
 from .services import ApiServices
 from .worker.runtime import WorkerRuntime
@@ -42,6 +43,7 @@ def build_app(services: ApiServices, *, run_worker: bool = False) -> FastAPI:
 
     app = FastAPI(title="sference", version=__version__, lifespan=lifespan, redirect_slashes=False)
     app.state.services = services
+    app.add_middleware(VersionHeader)
     errors.install(app)
     # The events route comes before /v1/responses/{response_id}, which would swallow it.
     routers = (

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = 8 * 1024**2  # any other JSON body (POST /v1/responses, ...)
     # How long a blocking request (chat completions, responses) may wait for its answer.
     interactive_timeout_seconds: float = 600.0
+    # How long POST /v1/responses waits (API versions that block) before it cancels and answers
+    # 504: below the published CLI's 600 s read timeout, so the client sees the server's answer.
+    blocking_response_seconds: float = 300.0
 
     # Logs: the level of the server's own log, and whether llama.cpp may write its log to stderr.
     log_level: str = "INFO"

@@ -30,7 +30,14 @@ def services(db: Database, tmp_path: Path) -> ApiServices:
 
 def principal(user_id: str) -> Principal:
     return Principal(
-        user_id=user_id, username="ann", role="user", key_id="k", key_name="k", key_prefix="sk_x", scopes=frozenset()
+        user_id=user_id,
+        username="ann",
+        role="user",
+        key_id="k",
+        key_name="k",
+        key_prefix="sk_x",
+        scopes=frozenset(),
+        api_version="2025-10-01",
     )
 
 

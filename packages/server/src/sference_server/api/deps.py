@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ..domain.versions import ApiVersion
 from ..security.accounts import require_scope
 from ..security.principal import Principal
 from ..services import ApiServices
+from .versioning import chosen, resolve_for
 
 
 def services(request: Request) -> ApiServices:
@@ -26,7 +28,10 @@ def bearer_token(request: Request) -> str | None:
 
 
 def principal(request: Request) -> Principal:
-    return services(request).accounts.authenticate(bearer_token(request))
+    """The caller; also settles which API version answers (api/versioning.py)."""
+    who = services(request).accounts.authenticate(bearer_token(request))
+    resolve_for(request, who)
+    return who
 
 
 def writer(request: Request) -> Principal:
@@ -41,6 +46,17 @@ def reader(request: Request) -> Principal:
     return who
 
 
+def api_version(request: Request) -> ApiVersion:
+    """The API version that answers this request (the key's, or the Sference-Version header's)."""
+    version = chosen(request)
+    if version is None:  # not authenticated yet
+        principal(request)
+        version = chosen(request)
+    assert version is not None
+    return version
+
+
 ServicesDep = Annotated[ApiServices, Depends(services)]
+Version = Annotated[ApiVersion, Depends(api_version)]
 Reader = Annotated[Principal, Depends(reader)]
 Writer = Annotated[Principal, Depends(writer)]

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from ..domain.versions import CURRENT
 from ..security.principal import Principal
 from ..security.sessions import ConsoleUser
 from ..services import ApiServices
@@ -68,6 +69,7 @@ def as_principal(user: ConsoleUser) -> Principal:
         key_name="console session",
         key_prefix="console",
         scopes=frozenset({"read", "write"}),
+        api_version=CURRENT.name,  # the console renders what it reads itself
     )
 
 

@@ -1,5 +1,7 @@
-"""The sference API's wire shapes (seed version, contract §2: sference-sdk/cli 0.0.4): batches,
-results rows, responses, streams, completion events."""
+"""The sference API's wire shapes: batches, results rows, responses, streams, completion events.
+
+Shapes that differ between API versions (domain/versions.py) take the version; today that is
+a response's ``output`` and ``status`` (``response``)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from ..domain.outcome import ChatOutput
 from ..domain.states import ItemStatus
+from ..domain.versions import ApiVersion
 from ..store.records import Batch, Counters, FeedEvent, Item, LatestCompletion, Stream
 from ..timeutil import iso, unix
 from .openai_chat import chat_completion, compact
@@ -118,18 +122,18 @@ def _usage(item: Item) -> dict[str, Any] | None:
     }
 
 
-def response(item: Item) -> dict[str, Any]:
-    """An item seen through /v1/responses. ``output`` uses the flat 0.0.4 item shape."""
+def response(item: Item, version: ApiVersion) -> dict[str, Any]:
+    """An item seen through /v1/responses, its ``output`` in the version's item shape."""
     chat = item.chat_output
-    output = [{"type": "output_text", "text": chat.text}] if chat is not None else []
-    return {
+    status = RESPONSE_STATUS[item.status]
+    document: dict[str, Any] = {
         "id": item.id,
         "object": "response",
         "created_at": unix(item.created_at),
         "completed_at": unix(item.completed_at),
         "model": item.model,
-        "status": RESPONSE_STATUS[item.status],
-        "output": output,
+        "status": status,
+        "output": [],
         "error": item.error.as_dict() if item.error and item.status != ItemStatus.COMPLETED else None,
         "usage": _usage(item),
         "metadata": item.metadata or {},
@@ -137,6 +141,49 @@ def response(item: Item) -> dict[str, Any]:
         "stream_id": item.stream_id,
         "batch_id": item.batch_id,
     }
+    if version.response_output == "flat":
+        document["output"] = [{"type": "output_text", "text": chat.text}] if chat is not None else []
+        return document
+    cut = chat is not None and chat.finish_reason == "length"
+    if cut:
+        document["status"] = "incomplete"
+    document["incomplete_details"] = {"reason": "max_output_tokens"} if cut else None
+    document["output"] = _output_items(item.id, chat) if chat is not None else []
+    if document["usage"] is not None and chat is not None:
+        document["usage"]["output_tokens_details"] = {"reasoning_tokens": chat.usage.reasoning_tokens}
+    return document
+
+
+def _output_items(item_id: str, chat: ChatOutput) -> list[dict[str, Any]]:
+    """OpenAI Responses output items: the reasoning (when the engine separated it), the message,
+    then any function calls."""
+    items: list[dict[str, Any]] = []
+    if chat.reasoning:
+        items.append(
+            {"type": "reasoning", "id": f"rs_{item_id}", "summary": [{"type": "summary_text", "text": chat.reasoning}]}
+        )
+    if chat.text or not chat.tool_calls:
+        items.append(
+            {
+                "type": "message",
+                "id": f"msg_{item_id}",
+                "role": "assistant",
+                "status": "incomplete" if chat.finish_reason == "length" else "completed",
+                "content": [{"type": "output_text", "text": chat.text, "annotations": []}],
+            }
+        )
+    for call in chat.tool_calls:
+        items.append(
+            {
+                "type": "function_call",
+                "id": f"fc_{call.id}",
+                "call_id": call.id,
+                "name": call.name,
+                "arguments": call.arguments,
+                "status": "completed",
+            }
+        )
+    return items
 
 
 def response_summary(item: Item) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..domain import versions
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from ..ids import uuid7
 from ..store import users as store
@@ -27,6 +28,7 @@ class IssuedKey:
     prefix: str
     user_id: str
     name: str
+    api_version: str
 
 
 class Accounts:
@@ -72,12 +74,15 @@ class Accounts:
         scopes: str = DEFAULT_SCOPES,
         plaintext: str | None = None,
         expires_at: float | None = None,
+        api_version: str | None = None,
     ) -> IssuedKey:
+        """``api_version``: a version's date or ``latest``; default: ``versions.DEFAULT``."""
         unknown = set(scopes.split()) - set(SCOPES)
         if unknown or not scopes.split():
             raise BadRequest(f"scopes must be a subset of {' '.join(SCOPES)}")
+        version = api_version_named(api_version) if api_version else versions.DEFAULT
         plaintext = plaintext or new_key()
-        key = IssuedKey(uuid7(), plaintext, display_prefix(plaintext), user_id, name)
+        key = IssuedKey(uuid7(), plaintext, display_prefix(plaintext), user_id, name, version.name)
         try:
             with self.db.write() as conn:
                 store.insert_key(
@@ -91,6 +96,7 @@ class Accounts:
                         "scopes": scopes,
                         "created_at": now(),
                         "expires_at": expires_at,
+                        "api_version": version.name,
                     },
                 )
         except Duplicate as exc:
@@ -109,6 +115,15 @@ class Accounts:
     def key_registered(self, plaintext: str) -> bool:
         with self.db.read() as conn:
             return store.key_with_user(conn, hash_key(plaintext)) is not None
+
+    def set_key_version(self, key_id: str, api_version: str, *, user_id: str | None = None) -> str:
+        """Answer this key in another version from its next request on; returns the version's
+        date. ``user_id``: only a key of this user."""
+        version = api_version_named(api_version)
+        with self.db.write() as conn:
+            if not store.set_key_version(conn, key_id, version.name, user_id=user_id):
+                raise NotFound(f"no API key with id {key_id!r}")
+        return version.name
 
     def revoke_key(self, ref: str) -> str:
         """Revoke by key id or display prefix; returns the key id."""
@@ -150,6 +165,7 @@ class Accounts:
             key_name=row.key_name,
             key_prefix=row.prefix,
             scopes=frozenset(row.scopes.split()),
+            api_version=row.api_version,
         )
 
     def set_password(self, user_id: str, password: str) -> None:
@@ -179,6 +195,13 @@ MIN_PASSWORD = 10
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise BadRequest(f"a password needs at least {MIN_PASSWORD} characters")
+
+
+def api_version_named(name: str) -> versions.ApiVersion:
+    try:
+        return versions.resolve(name)
+    except versions.UnknownVersion as exc:
+        raise BadRequest(str(exc)) from exc
 
 
 def require_scope(principal: Principal, scope: str) -> None:

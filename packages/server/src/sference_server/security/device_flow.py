@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain.versions import CURRENT
 from ..ids import uuid7
 from ..store import oauth as store
 from ..store.database import Database
@@ -222,4 +223,6 @@ class DeviceFlow:
             key_name=f"device sign-in ({row.label or row.client_id})",
             key_prefix=ACCESS_PREFIX,
             scopes=frozenset({"read", "write"}),
+            # Only the newer clients sign in with the device flow (sference-cli 0.4.0 and ours).
+            api_version=CURRENT.name,
         )

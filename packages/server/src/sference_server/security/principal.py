@@ -14,6 +14,7 @@ class Principal:
     key_name: str
     key_prefix: str
     scopes: frozenset[str]
+    api_version: str  # the key's (domain/versions.py); a Sference-Version header may override it
 
     @property
     def is_admin(self) -> bool:

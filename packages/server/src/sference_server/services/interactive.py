@@ -96,13 +96,20 @@ class Interactive:
         return item, subscription
 
     async def follow(
-        self, who: Principal, subscription: Subscription, *, gone: Callable[[], Awaitable[bool]]
+        self,
+        who: Principal,
+        subscription: Subscription,
+        *,
+        gone: Callable[[], Awaitable[bool]],
+        timeout: float | None = None,
     ) -> AsyncGenerator[str | Item]:
         """The answer's new text as it comes, then the finished item. Cancels the request if the
-        client goes away (or stops reading: the caller closes this) or the wait times out."""
+        client goes away (or stops reading: the caller closes this) or the wait times out
+        (``timeout`` seconds, default the service's: 504)."""
         item_id = subscription.item_id
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
+        timeout = self.timeout if timeout is None else timeout
+        deadline = loop.time() + timeout
         self.lifecycle.events_signal.subscribe(subscription.woken)
         finished = False
         try:
@@ -116,7 +123,10 @@ class Interactive:
                     yield item
                     return
                 if await gone() or loop.time() >= deadline:
-                    raise GatewayTimeout(f"the request did not finish within {self.timeout:g} s")
+                    raise GatewayTimeout(
+                        f"the request did not finish within {timeout:g} s and was cancelled; "
+                        "send it with background: true and poll it instead"
+                    )
                 # Pass the text on until something finished (woken) or the re-check is due.
                 recheck = loop.time() + RECHECK_SECONDS
                 while text := await subscription.next(max(0.0, recheck - loop.time())):
@@ -136,9 +146,11 @@ class Interactive:
             raise NotFound(f"No response with id {item_id!r}")
         return item
 
-    async def wait(self, who: Principal, item_id: str, *, gone: Callable[[], Awaitable[bool]]) -> Item:
+    async def wait(
+        self, who: Principal, item_id: str, *, gone: Callable[[], Awaitable[bool]], timeout: float | None = None
+    ) -> Item:
         """The finished item; cancels it if the client disconnects or the wait times out (504)."""
-        events = self.follow(who, self.lifecycle.live.subscribe(item_id), gone=gone)
+        events = self.follow(who, self.lifecycle.live.subscribe(item_id), gone=gone, timeout=timeout)
         async with aclosing(events):
             async for event in events:
                 if isinstance(event, Item):

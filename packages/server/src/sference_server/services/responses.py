@@ -6,7 +6,7 @@ from typing import Any
 
 from ..domain.chat import FieldError
 from ..domain.outcome import ItemError
-from ..domain.states import ACTIVE_ITEM_STATUSES, ErrorCode, ItemStatus
+from ..domain.states import ACTIVE_ITEM_STATUSES, ErrorCode, ItemStatus, Priority
 from ..domain.windows import DEFAULT_WINDOW, RESPONSE_WINDOWS, STREAM_WINDOWS
 from ..errors import BadRequest, Conflict, NotFound
 from ..security.principal import Principal
@@ -27,7 +27,8 @@ class ResponseService:
         self.db = db
         self.lifecycle = lifecycle
 
-    def create(self, who: Principal, body: Any) -> Item:
+    def create(self, who: Principal, body: Any, *, priority: Priority = Priority.QUEUED) -> Item:
+        """Queue a response; ``priority`` interactive when a client waits for it on the connection."""
         chat, metadata = self._validate(body)
         stream_id = metadata.get("stream_id")
         window = metadata.get("completion_window", DEFAULT_WINDOW)
@@ -50,6 +51,7 @@ class ResponseService:
             custom_id=metadata.get("custom_id"),
             metadata=metadata or None,
             before_insert=join_stream,
+            priority=priority,
         )
 
     def _validate(self, body: Any) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -291,6 +291,7 @@ class ApiKey(_ColumnsAsStored):
     last_used_at: float | None
     expires_at: float | None
     revoked_at: float | None
+    api_version: str
 
 
 @dataclass(frozen=True)
@@ -301,6 +302,7 @@ class KeyOwner(_ColumnsAsStored):
     key_name: str
     prefix: str
     scopes: str
+    api_version: str
     expires_at: float | None
     revoked_at: float | None
     last_used_at: float | None

@@ -113,6 +113,7 @@ api_keys = Table(
     Column("last_used_at", Float),
     Column("expires_at", Float),
     Column("revoked_at", Float),
+    Column("api_version", String(16), nullable=False),  # domain/versions.py (migration 0007)
 )
 
 

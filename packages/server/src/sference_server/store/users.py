@@ -49,6 +49,7 @@ def key_with_user(conn: Tx, key_hash: str) -> KeyOwner | None:
             api_keys.c.name.label("key_name"),
             api_keys.c.prefix,
             api_keys.c.scopes,
+            api_keys.c.api_version,
             api_keys.c.expires_at,
             api_keys.c.revoked_at,
             api_keys.c.last_used_at,
@@ -75,6 +76,14 @@ def revoke_key(conn: Tx, key_id: str, *, now: float) -> bool:
         update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)).values(revoked_at=now)
     )
     return result.rowcount == 1
+
+
+def set_key_version(conn: Tx, key_id: str, api_version: str, *, user_id: str | None = None) -> bool:
+    """``user_id``: only if the key is theirs."""
+    query = update(api_keys).where(api_keys.c.id == key_id)
+    if user_id is not None:
+        query = query.where(api_keys.c.user_id == user_id)
+    return conn.execute(query.values(api_version=api_version)).rowcount == 1
 
 
 def key_ids_by_id_or_prefix(conn: Tx, ref: str) -> list[str]:

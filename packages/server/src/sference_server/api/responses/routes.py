@@ -1,4 +1,4 @@
-"""HTTP for ``/v1/responses`` (contract §2.3)."""
+"""HTTP for ``/v1/responses`` (contract §2.3 and §3): rendered in the request's API version."""
 
 from __future__ import annotations
 
@@ -6,19 +6,37 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 
+from ...domain.states import Priority
 from ...render import sference as render
 from ...render.pages import openai_list
 from ..bodies import read_json
-from ..deps import Reader, ServicesDep, Writer
+from ..deps import Reader, ServicesDep, Version, Writer
 
 router = APIRouter(prefix="/v1/responses", tags=["responses"])
 
 
 @router.post("", status_code=201)
-async def create_response(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
+async def create_response(request: Request, services: ServicesDep, who: Writer, version: Version) -> JSONResponse:
+    """Queues the response and answers at once, except in versions whose responses block: there
+    a response without ``background: true`` (and not a stream's item) is run ahead of queued work
+    and answered finished, or cancelled with a 504 after ``blocking_response_seconds``."""
     body = await read_json(request, services.settings.max_request_bytes, "SFERENCE_MAX_REQUEST_BYTES")
-    return render.response(await anyio.to_thread.run_sync(services.responses.create, who, body))
+    blocking = version.blocking_responses and isinstance(body, dict) and not _queues(body)
+    priority = Priority.INTERACTIVE if blocking else Priority.QUEUED
+    item = await anyio.to_thread.run_sync(lambda: services.responses.create(who, body, priority=priority))
+    if blocking:
+        item = await services.interactive.wait(
+            who, item.id, gone=request.is_disconnected, timeout=services.settings.blocking_response_seconds
+        )
+    return JSONResponse(render.response(item, version), status_code=version.response_created_status)
+
+
+def _queues(body: dict[str, Any]) -> bool:
+    """A background response, or an item of a stream."""
+    metadata = body.get("metadata")
+    return bool(body.get("background")) or (isinstance(metadata, dict) and metadata.get("stream_id") is not None)
 
 
 @router.get("")
@@ -34,10 +52,10 @@ def list_responses(
 
 
 @router.get("/{response_id}")
-def get_response(response_id: str, services: ServicesDep, who: Reader) -> dict[str, Any]:
-    return render.response(services.responses.get(who, response_id))
+def get_response(response_id: str, services: ServicesDep, who: Reader, version: Version) -> dict[str, Any]:
+    return render.response(services.responses.get(who, response_id), version)
 
 
 @router.delete("/{response_id}")
-def cancel_response(response_id: str, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    return render.response(services.responses.cancel(who, response_id))
+def cancel_response(response_id: str, services: ServicesDep, who: Writer, version: Version) -> dict[str, Any]:
+    return render.response(services.responses.cancel(who, response_id), version)
