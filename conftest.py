@@ -65,11 +65,14 @@ def db(database_url: str) -> Iterator[Database]:
 
 @pytest.fixture
 def make_user(db: Database) -> Callable[..., tuple[str, str]]:
-    """``make_user(name, role="user", scopes="read write") -> (user_id, api_key)``."""
+    """``make_user(name, role="user", scopes="read write", api_version=None) -> (user_id, api_key)``
+    (``api_version``: the key's, default the service's default)."""
     accounts = Accounts(db)
 
-    def make(name: str, role: str = "user", scopes: str = "read write") -> tuple[str, str]:
+    def make(
+        name: str, role: str = "user", scopes: str = "read write", api_version: str | None = None
+    ) -> tuple[str, str]:
         user_id = accounts.create_user(name, role=role)
-        return user_id, accounts.create_key(user_id, scopes=scopes).plaintext
+        return user_id, accounts.create_key(user_id, scopes=scopes, api_version=api_version).plaintext
 
     return make

@@ -17,6 +17,7 @@ from . import __version__
 from .bootstrap import BootstrapReport, ensure_admin
 from .config import Settings
 from .core import Core
+from .domain import versions
 from .errors import ServiceError
 from .net import listening_socket
 from .security.accounts import Accounts, check_password
@@ -244,6 +245,10 @@ def _banner(
         "  use the CLI with:",
         f"    export SFERENCE_BASE_URL={url}",
         "    sference auth me            # or: sference auth login (signs in through the console)",
+        f"  API keys answer in API version {versions.DEFAULT.name} (sference-cli/sdk 0.0.4) unless made for",
+        "  another; for the newest published clients (pip install sference-cli: 0.4 / sdk 0.3) sign in with",
+        "  `sference auth login --base-url URL` or make a key with",
+        "    sference-server keys create --user admin --api-version latest   (same --data-dir as the server)",
     ]
     typer.echo("\n".join(lines), err=False)
     sys.stdout.flush()
@@ -322,17 +327,46 @@ def keys_create(
     user: Annotated[str, typer.Option("--user", help="Owner of the key.")],
     name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "cli",
     scopes: Annotated[str, typer.Option(help="'read write' or 'read'.")] = DEFAULT_SCOPES,
+    api_version: Annotated[
+        str,
+        typer.Option(
+            "--api-version",
+            help=f"The API version the key is answered in: {', '.join(versions.VERSIONS)}, or 'latest' "
+            f"(sference-cli 0.4 / sference-sdk 0.3 and newer). Default: {versions.DEFAULT.name}.",
+        ),
+    ] = versions.DEFAULT.name,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an API key and print it (it is shown only this once)."""
     _, accounts = _accounts(data_dir, database_url)
     try:
-        key = accounts.create_key(accounts.user_id(user), name=name, scopes=scopes)
+        key = accounts.create_key(accounts.user_id(user), name=name, scopes=scopes, api_version=api_version)
     except ServiceError as exc:
         _fail(exc.detail)
     typer.echo(key.plaintext)
-    typer.echo(f"(key id {key.id}, prefix {key.prefix}; store it now, it cannot be shown again)", err=True)
+    typer.echo(
+        f"(key id {key.id}, prefix {key.prefix}, API version {key.api_version}; "
+        "store it now, it cannot be shown again)",
+        err=True,
+    )
+
+
+@keys_app.command("set-version")
+def keys_set_version(
+    key: Annotated[str, typer.Argument(help="Key id or display prefix (sk_…).")],
+    api_version: Annotated[str, typer.Argument(help=f"{', '.join(versions.VERSIONS)} or 'latest'.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Answer a key in another API version from its next request on."""
+    _, accounts = _accounts(data_dir, database_url)
+    try:
+        key_id = accounts.key_id(key)
+        name = accounts.set_key_version(key_id, api_version)
+    except ServiceError as exc:
+        _fail(exc.detail)
+    typer.echo(f"Key {key_id} now answers in API version {name}.")
 
 
 @keys_app.command("list")
@@ -350,7 +384,10 @@ def keys_list(
     for row in accounts.list_keys(user_id=user_id):
         state = "revoked" if row.revoked_at else "active"
         used = iso(row.last_used_at) or "never"
-        typer.echo(f"{row.id}  {row.prefix}…  {row.username:<16} {row.name:<16} {state:<8} last used {used}")
+        typer.echo(
+            f"{row.id}  {row.prefix}…  {row.username:<16} {row.name:<16} {state:<8} "
+            f"v{row.api_version}  last used {used}"
+        )
 
 
 @keys_app.command("revoke")

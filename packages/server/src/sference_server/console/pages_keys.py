@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from ..domain import versions
 from ..errors import ServiceError
 from ..services import ApiServices
 from ..timeutil import now
@@ -31,6 +32,8 @@ def _page(
         created=created,
         error=error,
         expiries=list(EXPIRIES),
+        versions=list(versions.VERSIONS.values()),
+        default_version=versions.DEFAULT.name,
     )
 
 
@@ -51,7 +54,11 @@ async def create_key(request: Request, user: User) -> Response:
         return _page(request, user, error="Give the key a name (at most 200 characters).", status_code=400)
     try:
         key = services.accounts.create_key(
-            user.user_id, name=name, scopes=scopes, expires_at=None if days is None else now() + days * 86400
+            user.user_id,
+            name=name,
+            scopes=scopes,
+            expires_at=None if days is None else now() + days * 86400,
+            api_version=str(form.get("api_version") or versions.DEFAULT.name),
         )
     except ServiceError as exc:
         return _page(request, user, error=exc.detail, status_code=exc.status_code)
@@ -65,6 +72,18 @@ async def revoke_key(key_id: str, request: Request, user: User) -> Response:
     mine = {row.id for row in services.accounts.list_keys(user_id=user.user_id)}
     if key_id in mine:
         services.accounts.revoke_key(key_id)
+    return RedirectResponse("/api-keys", status_code=303)
+
+
+@router.post("/api-keys/{key_id}/version")
+async def set_key_version(key_id: str, request: Request, user: User) -> Response:
+    form = await request.form()
+    check_csrf(user, form.get("csrf_token"))
+    services: ApiServices = request.app.state.services
+    try:
+        services.accounts.set_key_version(key_id, str(form.get("api_version", "")), user_id=user.user_id)
+    except ServiceError as exc:
+        return _page(request, user, error=exc.detail, status_code=exc.status_code)
     return RedirectResponse("/api-keys", status_code=303)
 
 

@@ -125,15 +125,15 @@ class Accounts:
                 raise NotFound(f"no API key with id {key_id!r}")
         return version.name
 
+    def key_id(self, ref: str) -> str:
+        """A key's id from its id or display prefix."""
+        with self.db.read() as conn:
+            return _one_key(store.key_ids_by_id_or_prefix(conn, ref), ref)
+
     def revoke_key(self, ref: str) -> str:
         """Revoke by key id or display prefix; returns the key id."""
         with self.db.write() as conn:
-            matches = store.key_ids_by_id_or_prefix(conn, ref)
-            if not matches:
-                raise NotFound(f"no API key with id or prefix {ref!r}")
-            if len(matches) > 1:
-                raise Conflict(f"{ref!r} matches {len(matches)} keys; use the key id")
-            key_id = matches[0]
+            key_id = _one_key(store.key_ids_by_id_or_prefix(conn, ref), ref)
             store.revoke_key(conn, key_id, now=now())
         return key_id
 
@@ -195,6 +195,14 @@ MIN_PASSWORD = 10
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise BadRequest(f"a password needs at least {MIN_PASSWORD} characters")
+
+
+def _one_key(matches: list[str], ref: str) -> str:
+    if not matches:
+        raise NotFound(f"no API key with id or prefix {ref!r}")
+    if len(matches) > 1:
+        raise Conflict(f"{ref!r} matches {len(matches)} keys; use the key id")
+    return matches[0]
 
 
 def api_version_named(name: str) -> versions.ApiVersion:
