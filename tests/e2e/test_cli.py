@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from sference_sdk import decode_embedding
+from sference_server.config import DECISIONS_MODEL_ID, EMBEDDING_MODEL_ID
 from sference_server.services import ApiServices
 from sference_server.store.database import Database
 from sference_server.store.migrate import upgrade
@@ -65,16 +69,39 @@ class World:
         return key
 
 
+ECHO = {"id": ECHO_MODEL, "engine": "echo", "options": {"slots": 4, "token_delay": 0.02}}
+# The embedded embeddings and decisions models, kept small.
+EMBEDDING = {"id": EMBEDDING_MODEL_ID, "engine": "bert", "options": {"threads": 2}}
+DECISIONS = {
+    "id": DECISIONS_MODEL_ID,
+    "engine": "llamacpp",
+    "modality": "decisions",
+    "options": {"slots": 2, "ctx_per_slot": 512, "threads": 2},
+}
+
+WorldMaker = Callable[..., World]
+
+
 @pytest.fixture
-def world(
+def make_world(
     tmp_path: Path, database_url: str, db: Database, make_user: Callable[..., tuple[str, str]]
-) -> Iterator[World]:
-    models = [{"id": ECHO_MODEL, "engine": "echo", "options": {"slots": 4, "token_delay": 0.02}}]
-    services = ApiServices.build(echo_settings(tmp_path, database_url, models=models), db)
-    with ThreadServer(services) as server:
-        home = tmp_path / "home"
-        home.mkdir()
-        yield World(server, Cli(home, server.url), make_user)
+) -> Iterator[WorldMaker]:
+    """``make_world(models=[...], **settings)``: a live server with those models (default: echo)."""
+    with ExitStack() as stack:
+
+        def make(models: list[dict[str, Any]] | None = None, **settings: Any) -> World:
+            services = ApiServices.build(echo_settings(tmp_path, database_url, models=models or [ECHO], **settings), db)
+            server = stack.enter_context(ThreadServer(services))
+            home = tmp_path / "home"
+            home.mkdir()
+            return World(server, Cli(home, server.url), make_user)
+
+        yield make
+
+
+@pytest.fixture
+def world(make_world: WorldMaker) -> World:
+    return make_world()
 
 
 def prompts(tmp_path: Path, n: int, words: int = 3, name: str = "prompts.jsonl") -> Path:
@@ -277,8 +304,185 @@ def test_version_and_help() -> None:
         [sys.executable, "-m", "sference_cli", "--version"], capture_output=True, text=True, env=env
     )
     assert version.returncode == 0 and version.stdout.startswith("sference-cli ") and "sference-sdk" in version.stdout
-    for group in ([], ["auth"], ["batch"], ["batch", "stream"]):
+    for group in ([], ["auth"], ["batch"], ["batch", "stream"], ["models"], ["embeddings", "create"], ["decisions"]):
         shown = subprocess.run(
             [sys.executable, "-m", "sference_cli", *group, "--help"], capture_output=True, text=True, env=env
         )
         assert shown.returncode == 0 and "Usage" in shown.stdout
+
+
+def test_responses_create_lets_the_server_wait_and_polls_a_server_that_does_not(world: World) -> None:
+    world.login()
+    started = time.monotonic()
+    # A --poll-ms this long would show: the answer comes from the server waiting, not from polls.
+    done = json.loads(
+        world.cli("responses", "create", "--model", ECHO_MODEL, "--content", "hello there", "--poll-ms", "60000").stdout
+    )
+    assert time.monotonic() - started < 30
+    assert done["status"] == "completed"
+    (message,) = done["output"]
+    assert message["type"] == "message" and message["role"] == "assistant"
+    assert message["content"][0]["type"] == "output_text" and message["content"][0]["text"] == "echo: hello there"
+
+    # The seed's version answers at once: the CLI polls until the response is finished.
+    seed = json.loads(
+        world.cli(
+            "--api-version",
+            "2025-10-01",
+            "responses",
+            "create",
+            "--model",
+            ECHO_MODEL,
+            "--content",
+            "hi",
+            "--poll-ms",
+            "50",
+        ).stdout
+    )
+    assert seed["status"] == "completed" and seed["output"] == [{"type": "output_text", "text": "echo: hi"}]
+    world.cli.env["SFERENCE_API_VERSION"] = "2025-10-01"
+    from_env = json.loads(
+        world.cli("responses", "create", "--model", ECHO_MODEL, "--content", "hi", "--poll-ms", "50").stdout
+    )
+    assert from_env["output"] == [{"type": "output_text", "text": "echo: hi"}]
+    latest = json.loads(
+        world.cli("--api-version", "latest", "responses", "create", "--model", ECHO_MODEL, "--content", "hi").stdout
+    )
+    assert latest["output"][0]["type"] == "message"
+    del world.cli.env["SFERENCE_API_VERSION"]
+
+    queued = json.loads(
+        world.cli("responses", "create", "--model", ECHO_MODEL, "--content", "later", "--background").stdout
+    )
+    assert queued["status"] == "in_progress" and queued["output"] == []
+    result = json.loads(world.cli("responses", "result", "--id", queued["id"], "--poll-ms", "50").stdout)
+    assert result["status"] == "completed" and result["output"][0]["content"][0]["text"] == "echo: later"
+    no_wait = json.loads(world.cli("responses", "create", "--model", ECHO_MODEL, "--content", "x", "--no-wait").stdout)
+    assert no_wait["status"] == "in_progress"
+
+    bad = world.cli("--api-version", "v2", "responses", "create", "--model", ECHO_MODEL, "--content", "x", code=2)
+    assert "--api-version" in bad.stderr and "YYYY-MM-DD" in bad.stderr
+    unknown = world.cli("--api-version", "2024-01-01", "auth", "me", code=1)
+    assert unknown.stderr.startswith("400: ") and "2024-01-01" in unknown.stderr
+
+
+def test_a_response_past_the_servers_wait_suggests_background(make_world: WorldMaker) -> None:
+    world = make_world(blocking_response_seconds=0.5)
+    world.login()
+    slow = " ".join(["word"] * 200)  # 200 words at 0.02 s each: longer than the server waits
+    done = world.cli("responses", "create", "--model", ECHO_MODEL, "--content", slow, code=1)
+    assert done.stderr.startswith("504: ")
+    assert "sference responses create --background" in done.stderr
+    queued = json.loads(
+        world.cli("responses", "create", "--model", ECHO_MODEL, "--content", slow, "--background").stdout
+    )
+    assert queued["status"] == "in_progress"
+
+
+def test_models_list(make_world: WorldMaker) -> None:
+    world = make_world(models=[ECHO, EMBEDDING, DECISIONS])
+    world.login()
+    table = world.cli("models", "list").stdout.splitlines()
+    assert table[0].split() == ["id", "modality", "context", "name"]
+    rows = {line.split()[0]: line.split() for line in table[1:]}
+    assert rows[ECHO_MODEL][1] == "generation"
+    assert rows[EMBEDDING_MODEL_ID][1:3] == ["embedding", "256"]
+    assert rows[DECISIONS_MODEL_ID][1] == "decisions"
+    assert world.cli("models").stdout.splitlines() == table
+    listed = world.cli.json("models", "list")
+    assert listed["object"] == "list"
+    by_id = {m["id"]: m for m in listed["data"]}
+    assert set(by_id) == {ECHO_MODEL, EMBEDDING_MODEL_ID, DECISIONS_MODEL_ID}
+    assert by_id[EMBEDDING_MODEL_ID]["modality"] == "text_embedding"
+    assert by_id[DECISIONS_MODEL_ID]["modality"] == "decisions"
+    assert all(m["object"] == "model" and isinstance(m["capabilities"], dict) for m in listed["data"])
+    assert world.cli.json("models")["data"] == listed["data"]
+
+
+def test_embeddings_create(make_world: WorldMaker) -> None:
+    world = make_world(models=[ECHO, EMBEDDING])
+    world.login()
+    args = [
+        "embeddings",
+        "create",
+        "--model",
+        EMBEDDING_MODEL_ID,
+        "--input",
+        "a cat sat",
+        "--input",
+        "stock prices fell",
+    ]
+    lines = world.cli(*args).stdout.splitlines()
+    assert len(lines) == 2
+    for index, line in enumerate(lines):
+        assert re.fullmatch(rf"{index}  384 dims  \[-?\d\.\d{{4}}(, -?\d\.\d{{4}}){{3}}, \.\.\.\]", line), line
+
+    floats = world.cli.json(*args)
+    assert floats["object"] == "list" and floats["model"] == EMBEDDING_MODEL_ID
+    assert [d["index"] for d in floats["data"]] == [0, 1]
+    assert all(len(d["embedding"]) == 384 for d in floats["data"])
+    assert floats["usage"]["prompt_tokens"] > 0 and floats["usage"]["total_tokens"] == floats["usage"]["prompt_tokens"]
+
+    encoded = world.cli.json(*args, "--encoding-format", "base64")
+    assert all(isinstance(d["embedding"], str) for d in encoded["data"])
+    for as_float, as_text in zip(floats["data"], encoded["data"], strict=True):
+        assert decode_embedding(as_text["embedding"]) == pytest.approx(as_float["embedding"], abs=1e-6)
+
+    short = world.cli("embeddings", "create", "--model", EMBEDDING_MODEL_ID, "--input", "one", "--dimensions", "8")
+    assert short.stdout.startswith("0  8 dims  [")
+
+    wrong = world.cli("embeddings", "create", "--model", ECHO_MODEL, "--input", "x", code=1)
+    assert wrong.stderr.startswith("400: ")
+    assert "hex" in world.cli(*args, "--encoding-format", "hex", code=2).stderr
+
+
+def test_decisions_create(make_world: WorldMaker, tmp_path: Path) -> None:
+    world = make_world(models=[ECHO, DECISIONS])
+    world.login()
+    questions = {
+        "sentiment": {
+            "type": "choice",
+            "instructions": "How does the customer feel?",
+            "criteria": {"positive": "pleased", "negative": "unhappy"},
+        },
+        "urgency": {"type": "score", "instructions": "How urgent is it?", "criteria": ["low", "medium", "high"]},
+        "refund": {"type": "noul", "instructions": "Does the customer ask for a refund?"},
+    }
+    state = "My order arrived broken and I want my money back today!"
+    base = ["decisions", "create", "--model", DECISIONS_MODEL_ID, "--questions", json.dumps(questions)]
+    lines = world.cli(*base, "--state", state).stdout.splitlines()
+    assert len(lines) == 3
+    shown = {line.split()[0]: line for line in lines}
+    assert re.fullmatch(r"sentiment  (positive|negative) \(confidence [01]\.\d\d\)", shown["sentiment"])
+    assert re.fullmatch(r"urgency    [0-2]\.\d\d \(confidence [01]\.\d\d\)", shown["urgency"])
+    assert re.fullmatch(r"refund     (yes|no) \(p\(true\) [01]\.\d\d\)", shown["refund"])
+
+    reply = world.cli.json(*base, "--state", state)
+    assert reply["model"] == DECISIONS_MODEL_ID and set(reply["answers"]) == set(questions)
+    assert reply["answers"]["sentiment"]["type"] == "choice"
+    assert set(reply["answers"]["sentiment"]["probabilities"]) == {"positive", "negative"}
+    assert 0.0 <= reply["answers"]["refund"]["noul"] <= 1.0
+    assert reply["usage"]["input_tokens"] > 0
+
+    question_file = tmp_path / "questions.json"
+    question_file.write_text(json.dumps(questions))
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps({"message": state, "order": 1234}))
+    from_files = world.cli.json(
+        "decisions",
+        "create",
+        "--model",
+        DECISIONS_MODEL_ID,
+        "--questions",
+        f"@{question_file}",
+        "--state-json",
+        f"@{state_file}",
+    )
+    assert set(from_files["answers"]) == set(questions)
+
+    assert "--state" in world.cli(*base, code=2).stderr  # neither state
+    assert "--state" in world.cli(*base, "--state", "x", "--state-json", '"x"', code=2).stderr  # both
+    broken = world.cli(
+        "decisions", "create", "--model", DECISIONS_MODEL_ID, "--questions", "{nope", "--state", "x", code=2
+    )
+    assert "not valid JSON" in broken.stderr

@@ -13,6 +13,7 @@ import pytest
 
 from sference_sdk import (
     API_VERSION,
+    AnswerTimeout,
     ApiError,
     AsyncSferenceClient,
     AuthenticationError,
@@ -263,3 +264,15 @@ def test_embeddings_decisions_and_models_on_the_wire(scripted: ScriptedServer, k
     models = call_with(kind, scripted.url, "list_models", {})
     assert [m.id for m in models.data] == ["e"]
     assert scripted.seen[-1][0] == "GET"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_server_that_takes_the_request_but_never_answers_is_an_answer_timeout(kind: str) -> None:
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()  # connections complete in the backlog; nothing ever answers
+        url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+        with pytest.raises(AnswerTimeout) as caught:
+            call_with(kind, url, "create_embeddings", {"max_retries": 0}, model="e", input="a", timeout=0.2)
+    assert isinstance(caught.value, ConnectionFailed) and caught.value.url == f"{url}/v1/embeddings"
+    assert str(caught.value).startswith(f"no answer from {url}/v1/embeddings in time")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sference_sdk import SferenceClient
 
 from .errors import NO_CREDENTIAL, fail
-from .settings import api_key, base_url
+from .settings import api_key, api_version, base_url
 
 
 def make_client(base_url_option: str | None, *, require_key: bool = True) -> SferenceClient:
@@ -13,4 +13,4 @@ def make_client(base_url_option: str | None, *, require_key: bool = True) -> Sfe
     key = api_key(url)
     if require_key and not key:
         fail(NO_CREDENTIAL)
-    return SferenceClient(base_url=url, api_key=key)
+    return SferenceClient(base_url=url, api_key=key, api_version=api_version())

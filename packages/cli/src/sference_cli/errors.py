@@ -9,7 +9,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
-from sference_sdk import ApiError, AuthenticationError, ConnectionFailed
+from sference_sdk import AnswerTimeout, ApiError, AuthenticationError, ConnectionFailed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,6 +52,8 @@ def handled[F: Callable[..., Any]](command: F) -> F:
             fail(UNAUTHORIZED_HINT)
         except ApiError as exc:
             fail(describe_api_error(exc))
+        except AnswerTimeout as exc:
+            fail(f"No answer from {exc.url} in time ({exc.reason}).")
         except ConnectionFailed as exc:
             fail(
                 f"Could not reach the sference API at {exc.url} ({exc.reason}).\n"

@@ -8,10 +8,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sference_sdk import API_VERSION, check_api_version
 from sference_sdk.statefile import read_object
 
 DEFAULT_BASE_URL = "https://api.sference.com"
 DEFAULT_CONSOLE_URL = "https://console.sference.com"
+
+# The global --api-version of this run (the CLI runs one command per process).
+_chosen_api_version: str | None = None
 
 
 def home_dir() -> Path:
@@ -31,6 +35,21 @@ def base_url(option: str | None) -> str:
     if option and option.rstrip("/") != DEFAULT_BASE_URL:
         return option.rstrip("/")
     return (os.environ.get("SFERENCE_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+
+def choose_api_version(value: str | None) -> str | None:
+    """Remember the global ``--api-version`` (already read from ``SFERENCE_API_VERSION`` when not
+    given); ValueError unless it is a date or ``latest``."""
+    global _chosen_api_version
+    _chosen_api_version = check_api_version(value or None)
+    return _chosen_api_version
+
+
+def api_version() -> str:
+    """The API version to ask for (``Sference-Version``): ``--api-version``, else
+    ``SFERENCE_API_VERSION``, else the one the SDK is written for."""
+    chosen = _chosen_api_version or check_api_version(os.environ.get("SFERENCE_API_VERSION") or None)
+    return chosen or API_VERSION
 
 
 def console_url(option: str | None, api_base: str) -> str:

@@ -10,8 +10,9 @@ with SferenceClient() as client:  # SFERENCE_BASE_URL, SFERENCE_API_KEY
 """
 
 from ._async import AsyncSferenceClient
-from ._config import API_VERSION
+from ._config import API_VERSION, check_api_version
 from ._errors import (
+    AnswerTimeout,
     ApiError,
     AuthenticationError,
     BadRequestError,
@@ -66,6 +67,7 @@ from .models import (
 
 __all__ = [
     "API_VERSION",
+    "AnswerTimeout",
     "ApiError",
     "AsyncSferenceClient",
     "AuthenticationError",
@@ -113,6 +115,7 @@ __all__ = [
     "StreamInferenceCompletionEvent",
     "StreamList",
     "__version__",
+    "check_api_version",
     "clear_checkpoint",
     "decode_embedding",
     "load_checkpoint",

@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel
 
 from ._config import API_VERSION_HEADER
-from ._errors import ConnectionFailed, api_error
+from ._errors import AnswerTimeout, ConnectionFailed, api_error
 from ._retry import retry_delay
 from .checkpoints import clear_checkpoint, load_checkpoint, save_checkpoint
 from .jsonl import iter_requests
@@ -44,7 +44,8 @@ WINDOWS = ("24h",)
 STREAM_WINDOWS = ("1h", "24h")
 MAX_WAIT_MS = 30_000
 # Read timeout of calls the server answers only when the work is done (a blocking response,
-# embeddings, decisions): past the server's own limit (600 s by default, then 504).
+# embeddings, decisions): longer than the server waits before it answers 504 (at most 600 s by
+# default), so that the server's answer, not the client's patience, ends the call.
 ANSWER_TIMEOUT = 660.0
 FEED_START = ""  # a cursor that sorts before every event id
 
@@ -97,7 +98,8 @@ def send_with_retries(call: Call[Any], *, base_url: str, max_retries: int) -> Se
         if isinstance(outcome, httpx.TransportError):
             delay = retry_delay(attempt=attempt, idempotent=call.idempotent, error=outcome, max_retries=max_retries)
             if delay is None:
-                raise ConnectionFailed(f"{base_url}{call.path}", str(outcome) or type(outcome).__name__) from outcome
+                failed = AnswerTimeout if isinstance(outcome, httpx.ReadTimeout) else ConnectionFailed
+                raise failed(f"{base_url}{call.path}", str(outcome) or type(outcome).__name__) from outcome
         elif outcome.status_code < 400:
             return outcome
         else:

@@ -9,7 +9,8 @@
     │   ├── ConflictError        409
     │   ├── RateLimitError       429
     │   └── ServerError          5xx
-    └── ConnectionFailed         no answer at all (refused, DNS, TLS, timeout)
+    └── ConnectionFailed         no answer at all (refused, DNS, TLS, dropped)
+        └── AnswerTimeout        connected, but no answer within the read timeout
 
 ``str(ApiError)`` is ``"<status>: <payload>"`` as in sference-sdk 0.0.4 (the payload is the
 decoded JSON body, or ``{'detail': '<text>'}``), so code that matches on the prefix keeps working;
@@ -74,6 +75,14 @@ class ConnectionFailed(SferenceError):
         super().__init__(f"could not reach {url}: {reason}")
         self.url = url
         self.reason = reason
+
+
+class AnswerTimeout(ConnectionFailed):
+    """The server took the request but did not answer in time (the client's timeout)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(url, reason)
+        self.args = (f"no answer from {url} in time: {reason}",)
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {

@@ -151,7 +151,7 @@ ReasoningFormat = Literal[
     "think_tag", "qwen_preamble", "provider_field", "anthropic_thinking", "openai_summary", "unknown"
 ]
 
-# ``/v1/responses`` output items come in the shapes of two API versions (docs/api.md):
+# ``/v1/responses`` output items come in the shapes of two API versions (docs/versions.md):
 #   2025-10-01  flat: {"type": "output_text", "text"}, {"type": "reasoning", "text", "format"}
 #   2026-11-01  OpenAI Responses: {"type": "message", "content": [{"type": "output_text", ...}]},
 #               {"type": "reasoning", "id", "summary": [{"type": "summary_text", "text"}]},
@@ -355,7 +355,10 @@ ModelModality = Literal["text_generation", "text_embedding", "decisions"]
 
 class ModelInfo(BaseModel):
     """One served model. ``modality`` says which endpoint takes it: ``text_generation``
-    (responses, chat, batches), ``text_embedding`` (embeddings) or ``decisions``."""
+    (responses, chat, batches), ``text_embedding`` (embeddings) or ``decisions``. Fields this
+    SDK does not name (``max_model_len``, ...) are kept."""
+
+    model_config = ConfigDict(extra="allow")
 
     id: str
     object: Literal["model"] = "model"

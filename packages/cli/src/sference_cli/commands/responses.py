@@ -1,4 +1,4 @@
-"""``sference responses``: single asynchronous requests and the completion-events feed."""
+"""``sference responses``: single requests (waited for, or queued) and the completion-events feed."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from typing import Annotated
 import typer
 
 from sference_sdk import (
+    AnswerTimeout,
+    ApiError,
+    Response,
     SferenceClient,
     StreamInferenceCompletionEvent,
     clear_checkpoint,
@@ -22,7 +25,7 @@ from sference_sdk import (
 )
 
 from ..client import make_client
-from ..errors import fail, handled
+from ..errors import describe_api_error, fail, handled
 from ..options import BaseUrl
 from ..output import print_json
 from ..settings import base_url as resolve_base_url
@@ -33,30 +36,77 @@ TAIL_PAGE = 50
 MAX_WAIT_MS = 25_000
 
 
+BACKGROUND_HINT = (
+    "The server stopped waiting and cancelled the response. For long requests, queue it and fetch it later:\n"
+    "  sference responses create --background ...\n"
+    "  sference responses result --id <id>"
+)
+# Extra read time, so the server's own 504 (at its limit) arrives before the client gives up.
+READ_GRACE_SECONDS = 5.0
+
+
 @app.command()
 @handled
 def create(
     model: Annotated[str, typer.Option("--model", help="A model the server serves.")],
     content: Annotated[str, typer.Option("--content", help="The user message.")],
     include_reasoning: Annotated[bool, typer.Option("--include-reasoning/--no-include-reasoning")] = True,
-    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Poll until the response finishes.")] = False,
+    background: Annotated[
+        bool,
+        typer.Option(
+            "--background/--no-background",
+            help="Queue it and print it at once (in_progress); fetch it later with `responses result`.",
+        ),
+    ] = False,
+    wait: Annotated[
+        bool | None,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wait until it finishes (the default unless --background); --no-wait is --background.",
+        ),
+    ] = None,
     poll_ms: Annotated[int, typer.Option("--poll-ms", min=10, help="Milliseconds between polls.")] = 500,
-    timeout_s: Annotated[float, typer.Option("--timeout-s", help="With --wait: give up after this long.")] = 60.0,
+    timeout_s: Annotated[
+        float, typer.Option("--timeout-s", "--timeout", help="Give up waiting after this many seconds.")
+    ] = 600.0,
     base_url: BaseUrl = None,
 ) -> None:
-    """Create one response (printed as JSON); with --wait, wait for it to finish."""
+    """Create one response and print it as JSON: by default once it has finished, with
+    --background at once.
+
+    The server waits for the answer itself (API version 2026-11-01, up to its limit); a server
+    or version that answers at once (2025-10-01) is polled until the response finishes.
+    """
+    queue = background or wait is False
+    follow = wait is True or (wait is None and not background)
+    deadline = time.monotonic() + timeout_s
     with make_client(base_url) as client:
-        response = client.create_response(
-            model=model, input=[{"role": "user", "content": content}], include_reasoning=include_reasoning
-        )
-        if wait:
-            deadline = time.monotonic() + timeout_s
+        try:
+            response = client.create_response(
+                model=model,
+                input=[{"role": "user", "content": content}],
+                include_reasoning=include_reasoning,
+                background=queue,
+                timeout=None if queue else timeout_s + READ_GRACE_SECONDS,
+            )
+        except ApiError as exc:
+            if exc.status_code in (408, 504):
+                fail(f"{describe_api_error(exc)}\n{BACKGROUND_HINT}")
+            raise
+        except AnswerTimeout:
+            fail(f"No answer after {timeout_s:g} s (--timeout-s); use --background for long requests.")
+        if follow:
             while not response.is_terminal and time.monotonic() < deadline:
                 time.sleep(poll_ms / 1000)
                 response = client.get_response(response.id)
-    print_json(response)
-    if wait and not response.is_terminal:
+    print_response(response)
+    if follow and not response.is_terminal:
         fail(f"Response {response.id} is still {response.status} after {timeout_s:g} s.")
+
+
+def print_response(response: Response) -> None:
+    """The response as the server sent it (fields it did not send are not filled in)."""
+    print_json(response.model_dump(mode="json", exclude_unset=True))
 
 
 @app.command()
@@ -68,7 +118,7 @@ def result(
 ) -> None:
     """Wait for a response to finish and print it as JSON."""
     with make_client(base_url) as client:
-        print_json(client.wait_for_response(response_id, poll_interval=poll_ms / 1000, timeout=None))
+        print_response(client.wait_for_response(response_id, poll_interval=poll_ms / 1000, timeout=None))
 
 
 @app.command()
