@@ -4,7 +4,11 @@
 embedded GGUF, as a child process we can SIGKILL. ``ThrottlingUpstream``: a small real HTTP server
 in a thread that answers like the echo engine and behaves like a rate-limited hosted API: it
 answers 429 with ``Retry-After`` to every ``throttle_every``-th request and to any request beyond
-``max_concurrency`` in flight, and 400 to a prompt containing ``[[upstream:400]]``.
+``max_concurrency`` in flight, and 400 to a prompt containing ``[[upstream:400]]``. Given
+``tools`` (and no ``tool_choice: none``) and a last message from the user, it calls the first
+tool with ``{"text": <that message>}`` instead (``finish_reason: tool_calls``; streamed as a first
+fragment with the call's id and name and two fragments of its arguments); a last ``tool``
+message is echoed like a user's.
 """
 
 from __future__ import annotations
@@ -119,6 +123,8 @@ class ThrottlingUpstream:
         self.requests.append(body)
         self.headers.append(dict(request.headers))
         last = body["messages"][-1]["content"]
+        if body.get("tools") and body.get("tool_choice") != "none" and body["messages"][-1]["role"] == "user":
+            return self._call_tool(body, last)
         if "[[upstream:400]]" in last:
             return JSONResponse({"error": {"message": "the scripted upstream refuses this prompt"}}, status_code=400)
         over = self.in_flight >= self.max_concurrency
@@ -138,6 +144,30 @@ class ThrottlingUpstream:
         usage = {"prompt_tokens": 10, "completion_tokens": len(words), "prompt_tokens_details": {"cached_tokens": 4}}
         choice = {"index": 0, "message": {"role": "assistant", "content": " ".join(words)}, "finish_reason": "stop"}
         return JSONResponse({"id": "x", "object": "chat.completion", "choices": [choice], "usage": usage})
+
+    def _call_tool(self, body: dict[str, Any], text: str) -> Response:
+        call_id = f"call_{len(self.requests)}"
+        name = body["tools"][0]["function"]["name"]
+        arguments = json.dumps({"text": text})
+        usage = {"prompt_tokens": 10, "completion_tokens": 5}
+        if not body.get("stream"):
+            call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+            message = {"role": "assistant", "content": None, "tool_calls": [call]}
+            choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
+            return JSONResponse({"id": "x", "object": "chat.completion", "choices": [choice], "usage": usage})
+        half = len(arguments) // 2
+        fragments = [
+            {"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}},
+            {"index": 0, "function": {"arguments": arguments[:half]}},
+            {"index": 0, "function": {"arguments": arguments[half:]}},
+        ]
+        chunks = [{"choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [f]}}]} for f in fragments]
+        chunks += [
+            {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+            {"choices": [], "usage": usage},
+        ]
+        events = b"".join(_sse({"object": "chat.completion.chunk", **chunk}) for chunk in chunks)
+        return Response(events + b"data: [DONE]\n\n", media_type="text/event-stream")
 
     def _enter(self) -> None:
         self.in_flight += 1

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from . import __version__
 from .api import errors
+from .api.anthropic.routes import router as anthropic_router
 from .api.auth.routes import router as auth_router
 from .api.batches.routes import router as batches_router
 from .api.events.routes import router as events_router
@@ -56,6 +57,7 @@ def build_app(services: ApiServices, *, run_worker: bool = False) -> FastAPI:
         responses_router,
         models_router,
         openai_router,
+        anthropic_router,
     )
     for router in routers:
         app.include_router(router)

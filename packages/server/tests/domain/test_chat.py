@@ -93,6 +93,40 @@ def test_ignored_fields_are_dropped_and_unknown_ones_kept() -> None:
         ({"model": "m", "input": "x", "seed": "7"}, "body.seed", "integer"),
         ({"model": "m", "input": "x", "tools": [{"type": "function"}]}, "body.tools", "not supported"),
         (
+            {"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "x"}]},
+            "body.tools[0]",
+            "function",
+        ),
+        (
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"type": "function", "function": {}}],
+            },
+            "body.tools[0].function.name",
+            "non-empty",
+        ),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": "required"},
+            "body.tool_choice",
+            "needs tools",
+        ),
+        (
+            {"model": "m", "messages": [{"role": "assistant", "content": None, "tool_calls": [{"type": "function"}]}]},
+            "body.messages[0].tool_calls[0]",
+            "function",
+        ),
+        (
+            {"model": "m", "messages": [{"role": "tool", "content": "x", "tool_call_id": 3}]},
+            "body.messages[0].tool_call_id",
+            "non-empty",
+        ),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": "x"}], "functions": [{}]},
+            "body.functions",
+            "use tools",
+        ),
+        (
             {"model": "m", "input": "x", "response_format": {"type": "json_schema"}},
             "body.response_format.type",
             "not supported",
@@ -121,6 +155,51 @@ def test_limits() -> None:
     assert check_limits(body, Limits(max_tokens=100)) == []
     (error,) = check_limits(body, Limits(max_tokens=99))
     assert error.field == "body.max_tokens" and "99" in error.message
+
+
+WEATHER = {"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}
+CALLS = [{"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Oslo"}'}}]
+
+
+def test_tools_and_tool_messages_are_kept_as_given() -> None:
+    body = {
+        "model": "m",
+        "messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": CALLS},
+            {"role": "tool", "tool_call_id": "c1", "content": [{"type": "text", "text": "rain"}]},
+        ],
+        "tools": [WEATHER],
+        "tool_choice": {"type": "function", "function": {"name": "weather"}},
+        "parallel_tool_calls": False,
+    }
+    out = normalise(body)
+    assert out["tools"] == [WEATHER] and out["tool_choice"] == body["tool_choice"]
+    assert out["parallel_tool_calls"] is False
+    assert out["messages"][1:] == [
+        {"role": "assistant", "content": None, "tool_calls": CALLS},
+        {"role": "tool", "content": "rain", "tool_call_id": "c1"},
+    ]
+    assert ChatRequest.from_body(out).extra == {
+        "tools": [WEATHER],
+        "tool_choice": body["tool_choice"],
+        "parallel_tool_calls": False,
+    }
+    (wrong,) = problems({**body, "tool_choice": {"type": "function", "function": {"name": "time"}}}).items()
+    assert wrong == ("body.tool_choice.function.name", "names no tool of this request: 'time'")
+    assert "parallel_tool_calls" not in normalise({"model": "m", "input": "x", "parallel_tool_calls": True})
+
+
+def test_tool_calling_needs_a_model_that_supports_it() -> None:
+    with_tools = normalise({"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [WEATHER]})
+    (error,) = check_limits(with_tools, Limits(max_tokens=100))
+    assert error.field == "body.tools" and "does not support tool calling" in error.message
+    assert check_limits(with_tools, Limits(max_tokens=100, tools=True)) == []
+    history = normalise(
+        {"model": "m", "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": CALLS}]}
+    )
+    (error,) = check_limits(history, Limits(max_tokens=100), context="")
+    assert error.field == "messages[1].tool_calls"
 
 
 def in_bounds(bounds: Bounds) -> float | int:

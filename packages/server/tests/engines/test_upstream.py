@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from sference_server.domain.outcome import ToolCall
 from sference_server.engines.base import ChatRequest, ChatResult
 from sference_server.engines.upstream.engine import UpstreamEngine
 from sference_server.engines.upstream.limiter import AdaptiveLimit
 from sference_server.engines.upstream.options import UpstreamOptions
-from sference_server.engines.upstream.protocol import retry_after
+from sference_server.engines.upstream.protocol import ToolCalls, retry_after
 from sference_server.engines.upstream.routing import PrefixRing, prefix_key
 from sference_server.store.database import Database
 from sference_server.store.tables import items
@@ -95,6 +96,23 @@ def test_the_request_is_forwarded_with_its_sampling_and_the_configured_extras(
     (sent,) = upstream.requests
     assert sent == {**body, "model": "served-name", "chat_template_kwargs": {"enable_thinking": False}}
     assert upstream.headers[0]["authorization"] == "Bearer sk-upstream-secret"
+
+
+def test_tool_call_fragments_are_put_together_by_index() -> None:
+    calls = ToolCalls()
+    for fragment in [
+        {"index": 0, "id": "call_a", "type": "function", "function": {"name": "weather", "arguments": ""}},
+        {"index": 1, "id": "call_b", "type": "function", "function": {"name": "time"}},
+        {"index": 0, "function": {"arguments": '{"city":'}},
+        {"index": 1, "function": {"arguments": {"zone": "UTC"}}},  # some servers send an object
+        {"index": 0, "function": {"arguments": '"Oslo"}'}},
+        {"index": 2, "type": "function", "function": {"name": "anonymous", "arguments": "{}"}},
+    ]:
+        calls.add(fragment)
+    first, second, third = calls.finished()
+    assert first == ToolCall("call_a", "weather", '{"city":"Oslo"}')
+    assert second == ToolCall("call_b", "time", '{"zone":"UTC"}')
+    assert third.id.startswith("call_") and third.name == "anonymous"  # an id is made when none came
 
 
 def test_options_are_checked_at_start() -> None:

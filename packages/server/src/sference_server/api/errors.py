@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import ServiceError, Unauthorized
+from ..render import anthropic
 
 log = logging.getLogger("sference.api")
 
@@ -24,6 +25,7 @@ def error_response(
 
 
 OPENAI_PREFIX = "/openai/"
+ANTHROPIC_PATH = "/v1/messages"  # Anthropic's Messages API (api/anthropic/)
 API_PREFIXES = ("/v1/", OPENAI_PREFIX, "/static/")  # paths whose errors are always this JSON
 OPENAI_TYPES = {
     400: "invalid_request_error",
@@ -39,8 +41,12 @@ OPENAI_TYPES = {
 def render(
     request: Request, status_code: int, detail: str, extra: Any = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    """The error body of the surface the request came in on: OpenAI's under /openai/, ours elsewhere."""
-    if not request.url.path.startswith(OPENAI_PREFIX):
+    """The error body of the surface the request came in on: OpenAI's under /openai/, Anthropic's
+    under /v1/messages, ours elsewhere."""
+    path = request.url.path
+    if path == ANTHROPIC_PATH or path.startswith(f"{ANTHROPIC_PATH}/"):
+        return JSONResponse(anthropic.error_body(status_code, detail), status_code=status_code, headers=headers)
+    if not path.startswith(OPENAI_PREFIX):
         return error_response(status_code, detail, extra, headers)
     first = extra[0] if isinstance(extra, list) and extra and isinstance(extra[0], dict) else {}
     error = {

@@ -5,6 +5,11 @@ parameters), whatever API accepted it. Responses-style fields map as follows:
 ``input`` (a string or a list of messages) -> ``messages``; ``instructions`` -> a leading system
 message; ``max_output_tokens`` -> ``max_tokens``.
 
+Tool calling (OpenAI's function calling) is kept as the chat API spells it, so an upstream engine
+receives it verbatim: ``tools``, ``tool_choice``, ``parallel_tool_calls``, assistant messages with
+``tool_calls`` and ``tool`` messages with ``tool_call_id``. Only models whose ``Limits.tools`` is
+set accept tools (``check_limits``); the Responses API's tools are not accepted.
+
 Validation never stops at the first problem: it returns every ``FieldError`` it finds, each with
 the path of the offending field, so a client can fix a whole file in one go.
 """
@@ -33,7 +38,6 @@ _IGNORED_FIELDS = frozenset(
         "include",
         "service_tier",
         "prompt_cache_key",
-        "parallel_tool_calls",
         "truncation",
     }
 )
@@ -96,6 +100,7 @@ def normalise_chat_body(
         out["messages"] = messages
 
     _sampling(body, out, err)
+    _tools(body, out, err)
     _unsupported(body, err)
 
     for key, value in body.items():
@@ -122,6 +127,7 @@ _KNOWN_FIELDS = frozenset(
         "background",
         "tools",
         "tool_choice",
+        "parallel_tool_calls",
         "functions",
         "function_call",
         "logprobs",
@@ -190,12 +196,56 @@ def _message(message: Any, path: str, err: Any) -> dict[str, Any] | None:
     if role not in ROLES:
         err(f"{path}.role", f"must be one of {', '.join(ROLES)}; got {role!r}")
         return None
-    content = _content(message.get("content"), f"{path}.content", err)
-    if content is None:
-        return None
+    tool_calls = None
+    if role == "assistant" and message.get("tool_calls") is not None:
+        tool_calls = _tool_calls(message["tool_calls"], f"{path}.tool_calls", err)
+        if tool_calls is None:
+            return None
+    if tool_calls and message.get("content") in (None, "", []):
+        content: str | None = message.get("content") or None  # a call needs no text
+    else:
+        content = _content(message.get("content"), f"{path}.content", err)
+        if content is None:
+            return None
     out: dict[str, Any] = {"role": "system" if role == "developer" else role, "content": content}
     if isinstance(message.get("name"), str):
         out["name"] = message["name"]
+    if tool_calls:
+        out["tool_calls"] = tool_calls
+    if role == "tool" and "tool_call_id" in message:
+        if not isinstance(message["tool_call_id"], str) or not message["tool_call_id"]:
+            err(f"{path}.tool_call_id", "must be the non-empty id of the tool call this message answers")
+            return None
+        out["tool_call_id"] = message["tool_call_id"]
+    return out
+
+
+def _tool_calls(calls: Any, path: str, err: Any) -> list[dict[str, Any]] | None:
+    """An assistant message's calls, as OpenAI spells them: ``[{id, type: function, function:
+    {name, arguments}}]`` (``arguments``: the JSON text the model wrote)."""
+    if not isinstance(calls, list):
+        err(path, "must be a list of tool calls")
+        return None
+    out = []
+    for i, call in enumerate(calls):
+        here = f"{path}[{i}]"
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(call, dict) or call.get("type", "function") != "function" or not isinstance(function, dict):
+            err(here, 'must be {"id", "type": "function", "function": {"name", "arguments"}}')
+            return None
+        if not isinstance(call.get("id"), str) or not call["id"]:
+            err(f"{here}.id", "must be a non-empty string")
+            return None
+        if not isinstance(function.get("name"), str) or not function["name"]:
+            err(f"{here}.function.name", "must be a non-empty string")
+            return None
+        arguments = function.get("arguments", "")
+        if not isinstance(arguments, str):
+            err(f"{here}.function.arguments", "must be a string (the arguments as JSON text)")
+            return None
+        out.append(
+            {"id": call["id"], "type": "function", "function": {"name": function["name"], "arguments": arguments}}
+        )
     return out
 
 
@@ -281,10 +331,63 @@ def _bounded(body: dict[str, Any], out: dict[str, Any], err: Any, field: str, bo
     out[field] = value
 
 
+TOOL_CHOICES = ("none", "auto", "required")
+
+
+def _tools(body: dict[str, Any], out: dict[str, Any], err: Any) -> None:
+    """``tools``, ``tool_choice`` and ``parallel_tool_calls``, checked and kept as given."""
+    tools = body.get("tools")
+    if tools is None or tools == []:
+        names: list[str] = []
+    elif "input" in body:
+        err("tools", "tool calling is not supported on the Responses API here; use chat completions or /v1/messages")
+        return
+    elif not isinstance(tools, list):
+        err("tools", "must be a list of function tools")
+        return
+    else:
+        names = []
+        for i, tool in enumerate(tools):
+            function = tool.get("function") if isinstance(tool, dict) else None
+            if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(function, dict):
+                err(f"tools[{i}]", 'must be {"type": "function", "function": {"name", "description", "parameters"}}')
+                continue
+            name = function.get("name")
+            if not isinstance(name, str) or not name:
+                err(f"tools[{i}].function.name", "must be a non-empty string")
+            if "description" in function and not isinstance(function["description"], str):
+                err(f"tools[{i}].function.description", "must be a string")
+            if "parameters" in function and not isinstance(function["parameters"], dict):
+                err(f"tools[{i}].function.parameters", "must be a JSON schema object")
+            names.append(str(name))
+        out["tools"] = tools
+    choice = body.get("tool_choice")
+    if choice is not None:
+        wanted = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+        if isinstance(choice, str) and choice in TOOL_CHOICES:
+            pass
+        elif not isinstance(choice, dict) or choice.get("type") != "function" or not isinstance(wanted, str):
+            err("tool_choice", 'must be "none", "auto", "required" or {"type": "function", "function": {"name"}}')
+            return
+        elif wanted not in names:
+            err("tool_choice.function.name", f"names no tool of this request: {wanted!r}")
+            return
+        if choice != "none" and not names:
+            err("tool_choice", "needs tools")
+            return
+        out["tool_choice"] = choice
+    parallel = body.get("parallel_tool_calls")
+    if parallel is not None and names:
+        if not isinstance(parallel, bool):
+            err("parallel_tool_calls", "must be a boolean")
+        else:
+            out["parallel_tool_calls"] = parallel
+
+
 def _unsupported(body: dict[str, Any], err: Any) -> None:
-    for field in ("tools", "functions"):
+    for field in ("functions", "function_call"):
         if body.get(field):
-            err(field, "tool calling is not supported yet")
+            err(field, "the deprecated functions API is not supported; use tools and tool_choice")
     if body.get("logprobs"):
         err("logprobs", "logprobs are not supported yet")
     fmt = body.get("response_format")
@@ -307,15 +410,21 @@ def model_not_served(model: str, served: str, *, context: str = "") -> FieldErro
 
 
 def check_limits(chat: dict[str, Any], limits: Limits, *, context: str = "body") -> list[FieldError]:
+    problems = []
     max_tokens = chat.get("max_tokens")
     if max_tokens is not None and max_tokens > limits.max_tokens:
-        return [
-            FieldError(
-                f"{context}.max_tokens",
-                f"{max_tokens} exceeds this model's limit of {limits.max_tokens} tokens per request",
+        message = f"{max_tokens} exceeds this model's limit of {limits.max_tokens} tokens per request"
+        problems.append(FieldError("max_tokens", message).at(context))
+    if not limits.tools:
+        calls = next((i for i, m in enumerate(chat.get("messages", ())) if m.get("tool_calls")), None)
+        field = "tools" if chat.get("tools") else f"messages[{calls}].tool_calls" if calls is not None else None
+        if field is not None:
+            message = (
+                f"model {chat.get('model')!r} does not support tool calling (its engine does not pass tools "
+                "to the model); use a model served by an OpenAI-compatible upstream (engine openai)"
             )
-        ]
-    return []
+            problems.append(FieldError(field, message, "tools_not_supported").at(context))
+    return problems
 
 
 def _is_int(value: Any) -> bool:

@@ -1,14 +1,24 @@
 """OpenAI's chat completions surface: a finished item as a ``chat.completion``, and an answer
 as it is made as the chunks of ``stream: true``. The seed's results rows and completion events
-embed the same object."""
+embed the same object.
+
+An answer that calls tools carries them as ``message.tool_calls`` (its ``content`` is ``null``
+when the model wrote no text); a stream sends them whole, in one chunk before the finish reason.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from ..domain.outcome import ToolCall
 from ..live import missed_text
 from ..store.records import Item
+
+
+def tool_call(call: ToolCall) -> dict[str, Any]:
+    """One call as chat completions spell it."""
+    return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
 
 
 def chat_completion(item: Item) -> dict[str, Any]:
@@ -16,6 +26,10 @@ def chat_completion(item: Item) -> dict[str, Any]:
     output = item.chat_output
     assert output is not None, "only a completed chat item has a chat completion"
     usage = output.usage
+    message: dict[str, Any] = {"role": "assistant", "content": output.text}
+    if output.tool_calls:
+        message["content"] = output.text or None
+        message["tool_calls"] = [tool_call(call) for call in output.tool_calls]
     return {
         "id": f"chatcmpl-{item.id}",
         "object": "chat.completion",
@@ -24,7 +38,7 @@ def chat_completion(item: Item) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": output.text},
+                "message": message,
                 "logprobs": None,
                 "finish_reason": output.finish_reason,
             }
@@ -74,12 +88,16 @@ class ChatChunks:
         return self._chunk({"content": piece})
 
     def closing(self, item: Item) -> list[dict[str, Any]]:
-        """What the pieces missed of the finished answer, its finish reason, and its usage."""
+        """What the pieces missed of the finished answer, its tool calls, its finish reason, and
+        its usage."""
         completion = chat_completion(item)
-        text = completion["choices"][0]["message"]["content"]
+        message = completion["choices"][0]["message"]
         chunks = []
-        if missed := missed_text(text, self.sent):
+        if missed := missed_text(message["content"] or "", self.sent):
             chunks.append(self.text(missed))
+        if "tool_calls" in message:
+            calls = [{"index": index, **call} for index, call in enumerate(message["tool_calls"])]
+            chunks.append(self._chunk({"tool_calls": calls}))
         chunks.append(self._chunk({}, completion["choices"][0]["finish_reason"]))
         if self.include_usage:
             chunks.append({**self._base, "choices": [], "usage": completion["usage"]})

@@ -18,6 +18,7 @@ def completed(item: ClaimedItem, result: ChatResult, *, started: float, finished
         usage=Usage(result.prompt_tokens, result.completion_tokens, result.cached_tokens, result.reasoning_tokens),
         timings=Timings(started_at=started, finished_at=finished),
         reasoning=result.reasoning,
+        tool_calls=result.tool_calls,
     )
     return Outcome(item.id, ItemStatus.COMPLETED, output=output)
 

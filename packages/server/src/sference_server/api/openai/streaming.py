@@ -28,15 +28,15 @@ from ..deps import ServicesDep
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def _data(document: Any) -> bytes:
+def sse_data(document: Any) -> bytes:
     return f"data: {json.dumps(document, separators=(',', ':'))}\n\n".encode()
 
 
-def _event(kind: str, document: Any) -> bytes:
+def sse_event(kind: str, document: Any) -> bytes:
     return f"event: {kind}\ndata: {json.dumps(document, separators=(',', ':'))}\n\n".encode()
 
 
-async def _started(
+async def started(
     services: ServicesDep, who: Principal, request: Request, chat: dict[str, Any], **submit: Any
 ) -> tuple[Item, AsyncGenerator[str | Item], str | Item]:
     """Queue the request and wait for its first piece of text (or its end)."""
@@ -57,23 +57,23 @@ async def _started(
 async def chat_stream(
     services: ServicesDep, who: Principal, request: Request, chat: dict[str, Any], *, include_usage: bool
 ) -> Response:
-    item, events, first = await _started(services, who, request, chat)
+    item, events, first = await started(services, who, request, chat)
     chunks = ChatChunks(item, include_usage=include_usage)
 
     async def body() -> AsyncIterator[bytes]:
-        yield _data(chunks.opening())
+        yield sse_data(chunks.opening())
         try:
-            async for event in _chain(first, events):
+            async for event in chain(first, events):
                 if isinstance(event, str):
-                    yield _data(chunks.text(event))
+                    yield sse_data(chunks.text(event))
                 elif event.status == ItemStatus.COMPLETED:
                     for chunk in chunks.closing(event):
-                        yield _data(chunk)
+                        yield sse_data(chunk)
                 else:
                     error = event.error
-                    yield _data(stream_error(error.code if error else event.status, error.message if error else ""))
+                    yield sse_data(stream_error(error.code if error else event.status, error.message if error else ""))
         except ServiceError as exc:
-            yield _data(stream_error("timeout", exc.detail))
+            yield sse_data(stream_error("timeout", exc.detail))
         finally:
             await events.aclose()
         yield b"data: [DONE]\n\n"
@@ -90,28 +90,28 @@ async def response_stream(
     priority: Priority,
     metadata: dict[str, Any] | None,
 ) -> Response:
-    item, events, first = await _started(services, who, request, chat, priority=priority, metadata=metadata)
+    item, events, first = await started(services, who, request, chat, priority=priority, metadata=metadata)
     stream = ResponseEvents(item)
 
     async def body() -> AsyncIterator[bytes]:
         for kind, event in stream.opening(item):
-            yield _event(kind, event)
+            yield sse_event(kind, event)
         try:
-            async for piece in _chain(first, events):
+            async for piece in chain(first, events):
                 if isinstance(piece, str):
-                    yield _event(*stream.text(piece))
+                    yield sse_event(*stream.text(piece))
                 else:
                     for kind, event in stream.closing(piece):
-                        yield _event(kind, event)
+                        yield sse_event(kind, event)
         except ServiceError as exc:
-            yield _event("error", {"type": "error", "code": "timeout", "message": exc.detail, "param": None})
+            yield sse_event("error", {"type": "error", "code": "timeout", "message": exc.detail, "param": None})
         finally:
             await events.aclose()
 
     return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def _chain(first: str | Item, rest: AsyncGenerator[str | Item]) -> AsyncGenerator[str | Item]:
+async def chain(first: str | Item, rest: AsyncGenerator[str | Item]) -> AsyncGenerator[str | Item]:
     yield first
     if isinstance(first, Item):
         return

@@ -7,6 +7,10 @@ here, once:
 - 429 and 503 -> ``Throttled`` (with ``Retry-After`` when given): retried, the replica slows down;
 - other 5xx, 408, 401/403 (the replica's credentials), timeouts and lost connections ->
   ``Unavailable``: retried elsewhere, and enough of them in a row take the replica out.
+
+Tool calls come back as ``message.tool_calls`` (whole) or as ``delta.tool_calls`` fragments keyed
+by ``index`` (streamed: the first fragment of a call has its id and name, later ones add to its
+arguments); either way they become ``ChatResult.tool_calls``.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from __future__ import annotations
 import email.utils
 import json
 import time
+import uuid
 from typing import Any
 
 import httpx
 
+from ...domain.outcome import ToolCall
 from ..base import ChatRequest, ChatResult, TextSink
 
 FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls")
@@ -73,6 +79,9 @@ async def complete(client: httpx.AsyncClient, url: str, body: dict[str, Any]) ->
         answer = response.json()
         choice = answer["choices"][0]
         message = choice.get("message") or {}
+        calls = ToolCalls()
+        for index, call in enumerate(message.get("tool_calls") or ()):
+            calls.add({**call, "index": index})
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise Unavailable(f"the upstream's answer is not a chat completion: {response.text[:200]!r}") from exc
     return _result(
@@ -81,6 +90,7 @@ async def complete(client: httpx.AsyncClient, url: str, body: dict[str, Any]) ->
         answer.get("usage"),
         reasoning=message.get("reasoning_content") or message.get("reasoning"),
         pieces=0,
+        tool_calls=calls.finished(),
     )
 
 
@@ -90,6 +100,7 @@ async def stream(client: httpx.AsyncClient, url: str, body: dict[str, Any], on_t
     reasoning: list[str] = []
     finish: str | None = None
     usage: dict[str, Any] | None = None
+    calls = ToolCalls()
     try:
         async with client.stream("POST", url, json=body) as response:
             if response.status_code >= 400:
@@ -113,29 +124,78 @@ async def stream(client: httpx.AsyncClient, url: str, body: dict[str, Any], on_t
                     if delta.get("content"):
                         text.append(delta["content"])
                         on_text(delta["content"])
+                    for fragment in delta.get("tool_calls") or ():
+                        calls.add(fragment)
     except httpx.TransportError as exc:
         raise Unavailable(_describe(exc)) from exc
     except (ValueError, TypeError, AttributeError) as exc:
         raise Unavailable(f"the upstream sent a malformed event: {exc}") from exc
-    return _result("".join(text), finish, usage, reasoning="".join(reasoning) or None, pieces=len(text))
+    return _result(
+        "".join(text),
+        finish,
+        usage,
+        reasoning="".join(reasoning) or None,
+        pieces=len(text),
+        tool_calls=calls.finished(),
+    )
+
+
+class ToolCalls:
+    """The tool calls of one answer, put together from the fragments an upstream sends."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, dict[str, str]] = {}
+
+    def add(self, fragment: Any) -> None:
+        if not isinstance(fragment, dict):
+            raise TypeError(f"a tool call is not an object: {fragment!r}")
+        function = fragment.get("function") or {}
+        call = self._calls.setdefault(int(fragment.get("index") or 0), {"id": "", "name": "", "arguments": ""})
+        if fragment.get("id"):
+            call["id"] = str(fragment["id"])
+        if function.get("name"):
+            call["name"] += str(function["name"])
+        arguments = function.get("arguments")
+        if isinstance(arguments, str):
+            call["arguments"] += arguments
+        elif arguments is not None:  # some servers send the arguments as an object
+            call["arguments"] += json.dumps(arguments, separators=(",", ":"))
+
+    def finished(self) -> tuple[ToolCall, ...]:
+        """The calls in order; one the upstream sent without an id gets one."""
+        return tuple(
+            ToolCall(call["id"] or f"call_{uuid.uuid4().hex[:24]}", call["name"], call["arguments"])
+            for _, call in sorted(self._calls.items())
+        )
 
 
 def _result(
-    text: str, finish: str | None, usage: dict[str, Any] | None, *, reasoning: str | None, pieces: int
+    text: str,
+    finish: str | None,
+    usage: dict[str, Any] | None,
+    *,
+    reasoning: str | None,
+    pieces: int,
+    tool_calls: tuple[ToolCall, ...] = (),
 ) -> ChatResult:
     """``usage`` as the upstream reported it; an upstream that reports none (some do not when
-    streaming) is credited one token per streamed piece."""
+    streaming) is credited one token per streamed piece. An answer with tool calls that the
+    upstream says simply stopped finished to call them (``tool_calls``)."""
     usage = usage or {}
     prompt_details = usage.get("prompt_tokens_details") or {}
     completion_details = usage.get("completion_tokens_details") or {}
+    finish = finish if finish in FINISH_REASONS else "stop"
+    if tool_calls and finish == "stop":
+        finish = "tool_calls"
     return ChatResult(
         text=text,
-        finish_reason=finish if finish in FINISH_REASONS else "stop",
+        finish_reason=finish,
         prompt_tokens=int(usage.get("prompt_tokens") or 0),
         completion_tokens=int(usage.get("completion_tokens") or pieces),
         cached_tokens=int(prompt_details.get("cached_tokens") or 0),
         reasoning=reasoning or None,
         reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
+        tool_calls=tool_calls,
     )
 
 
