@@ -16,6 +16,7 @@ PREFIX = Settings.model_config.get("env_prefix", "")
 NOT_SETTINGS = {
     "SFERENCE_BASE_URL": "read by the CLI and the SDK (the server's address), not by the server",
     "SFERENCE_API_KEY": "read by the CLI and the SDK (the key they send), not by the server",
+    "SFERENCE_API_VERSION": "read by the CLI (the API version it asks for), not by the server",
 }
 
 

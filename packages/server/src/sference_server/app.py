@@ -12,6 +12,8 @@ from .api import errors
 from .api.anthropic.routes import router as anthropic_router
 from .api.auth.routes import router as auth_router
 from .api.batches.routes import router as batches_router
+from .api.decisions.routes import router as decisions_router
+from .api.embeddings.routes import router as embeddings_router
 from .api.events.routes import router as events_router
 from .api.health.routes import router as health_router
 from .api.models.routes import router as models_router
@@ -56,6 +58,8 @@ def build_app(services: ApiServices, *, run_worker: bool = False) -> FastAPI:
         events_router,
         responses_router,
         models_router,
+        embeddings_router,
+        decisions_router,
         openai_router,
         anthropic_router,
     )

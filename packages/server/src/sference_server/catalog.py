@@ -15,6 +15,7 @@ class ModelCatalog:
             raise ValueError(f"model ids must be unique; repeated: {', '.join(sorted(duplicates))}")
         self.specs = list(specs)
         self._limits = {spec.id: _limits(spec) for spec in specs}
+        self._modalities = {spec.id: registry.modality(spec) for spec in specs}
 
     def ids(self) -> list[str]:
         return [spec.id for spec in self.specs]
@@ -22,8 +23,14 @@ class ModelCatalog:
     def limits(self, model_id: str) -> Limits | None:
         return self._limits.get(model_id)
 
-    def describe_served(self) -> str:
-        return ", ".join(repr(i) for i in self.ids()) or "(none)"
+    def modality(self, model_id: str) -> str | None:
+        """``text_generation``, ``text_embedding`` or ``decisions``; None for a model not served."""
+        return self._modalities.get(model_id)
+
+    def describe_served(self, modality: str | None = None) -> str:
+        """The served models' ids (only those of ``modality``, when given)."""
+        ids = [i for i in self.ids() if modality is None or self._modalities[i] == modality]
+        return ", ".join(repr(i) for i in ids) or "(none)"
 
 
 def _limits(spec: ModelSpec) -> Limits:

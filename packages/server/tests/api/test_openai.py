@@ -166,7 +166,7 @@ def test_bad_input_files_fail_validation_naming_the_lines(api: Api) -> None:
         assert conn.execute(select(func.count()).select_from(items)).scalar() == 0  # nothing queued
     with pytest.raises(openai.BadRequestError) as endpoint:
         client.batches.create(
-            input_file_id=upload(client, [line("a", "x")]), endpoint="/v1/embeddings", completion_window="24h"
+            input_file_id=upload(client, [line("a", "x")]), endpoint="/v1/completions", completion_window="24h"
         )
     assert endpoint.value.body["param"] == "endpoint"  # type: ignore[index]
     with pytest.raises(openai.NotFoundError):
@@ -230,7 +230,10 @@ def test_chat_completions(api: Api) -> None:
     ).json()
     assert native["choices"][0]["message"]["content"] == "echo: native"
     assert [m.id for m in client.models.list()] == [ECHO_MODEL]
-    assert client.models.retrieve(ECHO_MODEL).model_extra == {"max_model_len": 4097}  # the context, as vLLM says it
+    assert client.models.retrieve(ECHO_MODEL).model_extra == {
+        "max_model_len": 4097,  # the context, as vLLM says it
+        "modality": "text_generation",
+    }
 
 
 def test_responses_blocking_and_background(api: Api) -> None:

@@ -18,9 +18,11 @@ from sference_server.engines.echo import EchoEngine
 def test_an_unknown_engine_kind_is_rejected_with_the_kinds_available() -> None:
     spec = ModelSpec(id="m", engine="vllm")
     for call in (registry.limits, registry.context_tokens, registry.build_engine):
-        with pytest.raises(ValueError, match=r"unknown engine 'vllm'; available engines: echo, llamacpp"):
+        with pytest.raises(ValueError, match=r"unknown engine 'vllm'; available engines: bert, echo, llamacpp, openai"):
             call(spec)
-    with pytest.raises(ValueError, match=r"^model 'm': unknown engine 'vllm'; available engines: echo, llamacpp"):
+    with pytest.raises(
+        ValueError, match=r"^model 'm': unknown engine 'vllm'; available engines: bert, echo, llamacpp, openai"
+    ):
         ModelCatalog([spec])
 
 

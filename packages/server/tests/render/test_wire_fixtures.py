@@ -1,7 +1,9 @@
 """Every renderer, over one fixture set, byte for byte against the wire output the service sent
 before results were stored in a neutral shape (``wire_fixtures.json``: the inputs, and what the
 renderers of that time produced for them). Deliberate additions since, and only those: the batch
-objects' ``usage`` (token totals with cached and reasoning tokens, migration 0006).
+objects' ``usage`` (token totals with cached and reasoning tokens, migration 0006). Responses are
+rendered in the seed's API version, which is the one of that time (the current version's shapes
+are tested in tests/api/test_versions.py).
 
 The fixture's items say what the engine produced (``engine_result``) and when (``finished_at``);
 the worker turns that into the stored outcome, and the store hands back records, as in service.
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 
 from sference_server.domain.states import TERMINAL_ITEM_STATUSES, ItemStatus, Priority
+from sference_server.domain.versions import SEED
 from sference_server.engines.base import ChatResult
 from sference_server.render import openai_batches, openai_chat, openai_responses
 from sference_server.render import sference as ours
@@ -90,7 +93,7 @@ dump = json.dumps
 
 RENDERED = {
     "sference.result_row": lambda: [ours.result_row(i) for i in FINISHED],
-    "sference.response": lambda: [dump(ours.response(i)) for i in ITEMS],
+    "sference.response": lambda: [dump(ours.response(i, SEED)) for i in ITEMS],
     "sference.response_summary": lambda: [dump(ours.response_summary(i)) for i in ITEMS],
     "sference.event": lambda: [dump(ours.event(e)) for e in events()],
     "sference.batch": lambda: [dump(ours.batch(b)) for b in BATCHES],

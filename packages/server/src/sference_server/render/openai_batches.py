@@ -10,7 +10,7 @@ from ..domain.endpoints import RESPONSES_ENDPOINT
 from ..domain.states import BatchStatus, OpenAIBatchStatus
 from ..store.records import FileRecord, Item, OpenAIBatch
 from ..timeutil import unix
-from .openai_chat import chat_completion
+from .answers import answer
 from .openai_responses import response_object
 
 
@@ -83,7 +83,7 @@ def batch_object(record: OpenAIBatch) -> dict[str, Any]:
 
 
 def output_line(item: Item, endpoint: str) -> str:
-    body = response_object(item) if endpoint == RESPONSES_ENDPOINT else chat_completion(item)
+    body = response_object(item) if endpoint == RESPONSES_ENDPOINT else answer(item)
     return json.dumps(
         {
             "id": f"batch_req_{item.id}",

@@ -14,7 +14,8 @@ from ..domain.states import ItemStatus
 from ..domain.versions import ApiVersion
 from ..store.records import Batch, Counters, FeedEvent, Item, LatestCompletion, Stream
 from ..timeutil import iso, unix
-from .openai_chat import chat_completion, compact
+from .answers import answer
+from .openai_chat import compact
 
 # How an item's status reads through /v1/responses.
 RESPONSE_STATUS = {
@@ -74,8 +75,9 @@ def batch_usage(counts: Counters) -> dict[str, Any]:
 
 def result_row(item: Item) -> str:
     """One results row ``{custom_id, status, result_json, error_json}`` as JSON text; the result
-    is the OpenAI chat completion the seed's clients expect."""
-    result = compact(chat_completion(item)) if item.output is not None else "null"
+    is the OpenAI chat completion the seed's clients expect (an embeddings list for an embedding
+    model's rows)."""
+    result = compact(answer(item)) if item.output is not None else "null"
     error = item.error.to_json() if item.error else "null"
     return (
         f'{{"custom_id":{json.dumps(item.custom_id)},"status":"{item.status.value}",'
@@ -240,7 +242,7 @@ def event(event: FeedEvent) -> dict[str, Any]:
         "response_id": item.id,
         "custom_id": item.custom_id,
         "status": event.status.value,
-        "result": chat_completion(item) if item.output is not None else None,
+        "result": answer(item) if item.output is not None else None,
         "error": item.error.as_dict() if item.error and event.status != ItemStatus.COMPLETED else None,
         "prompt_tokens": prompt,
         "completion_tokens": completion,

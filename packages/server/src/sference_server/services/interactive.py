@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 
 from ..domain.chat import MODEL_NOT_FOUND
+from ..domain.endpoints import TEXT_GENERATION
 from ..domain.outcome import ItemError
 from ..domain.states import ACTIVE_ITEM_STATUSES, ErrorCode, ItemStatus, Priority
 from ..errors import BadRequest, Conflict, NotFound, ServiceError, ServiceUnavailable
@@ -45,11 +46,12 @@ class Interactive:
         self.lifecycle = lifecycle
         self.timeout = timeout
 
-    def validate(self, body: Any) -> dict[str, Any]:
-        chat, problems = self.lifecycle.validate(body, allow_stream=True, allow_background=True)
+    def validate(self, body: Any, *, modality: str = TEXT_GENERATION) -> dict[str, Any]:
+        """The body normalised for a model of ``modality`` (a chat body by default), or a 400."""
+        chat, problems = self.lifecycle.validate(body, allow_stream=True, allow_background=True, modality=modality)
         unknown = next((p for p in problems if p.code == MODEL_NOT_FOUND), None)
         if unknown is not None:
-            served = self.lifecycle.catalog.describe_served()
+            served = self.lifecycle.catalog.describe_served(modality)
             raise BadRequest(
                 f"The model {body['model']!r} does not exist here; served models: {served}",
                 extra=[{"loc": "model", "message": MODEL_NOT_FOUND}],
@@ -144,6 +146,14 @@ class Interactive:
             item = item_store.get_item(tx, item_id, user_id=who.user_id)
         if item is None:
             raise NotFound(f"No response with id {item_id!r}")
+        return item
+
+    async def run(self, who: Principal, body: dict[str, Any], *, gone: Callable[[], Awaitable[bool]]) -> Item:
+        """Queue a normalised body ahead of queued work and wait for it to finish (a failure is
+        the HTTP error a client expects)."""
+        item = await anyio.to_thread.run_sync(lambda: self.submit(who, body))
+        item = await self.wait(who, item.id, gone=gone)
+        raise_for_failure(item)
         return item
 
     async def wait(

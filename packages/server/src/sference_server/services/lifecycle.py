@@ -16,7 +16,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..catalog import ModelCatalog
-from ..domain.chat import FieldError, check_limits, model_not_served, normalise_chat_body
+from ..domain.chat import FieldError, Limits, check_limits, model_not_served, normalise_chat_body
+from ..domain.decisions import normalise_decision_body
+from ..domain.embeddings import normalise_embedding_body
+from ..domain.endpoints import DECISIONS, ENDPOINT_OF_MODALITY, TEXT_EMBEDDING, TEXT_GENERATION
 from ..domain.outcome import ItemError
 from ..domain.states import ACTIVE_ITEM_STATUSES, IllegalTransition, ItemStatus, Priority
 from ..domain.windows import BATCH_WINDOWS
@@ -53,22 +56,46 @@ class Lifecycle:
     # -- validate --------------------------------------------------------------------------------
 
     def validate(
-        self, body: Any, *, context: str = "", allow_background: bool = False, allow_stream: bool = False
+        self,
+        body: Any,
+        *,
+        context: str = "",
+        allow_background: bool = False,
+        allow_stream: bool = False,
+        modality: str | None = None,
     ) -> tuple[dict[str, Any] | None, list[FieldError]]:
-        """The body in normalised chat shape, or every problem found (each with its field path)."""
-        chat, problems = normalise_chat_body(
-            body, context=context, allow_background=allow_background, allow_stream=allow_stream
-        )
-        if chat is not None:
-            problems += self.model_problems(chat, context=context)
-        return (chat if not problems else None), problems
+        """The body normalised, or every problem found (each with its field path). What the body
+        must be follows from its model: a chat body for a text generation model, an embeddings
+        body for an embedding model, a decisions body for a decisions model. ``modality``: what
+        the endpoint asks (None: whatever the model is, as for a batch row)."""
+        model = body.get("model") if isinstance(body, dict) else None
+        model = model if isinstance(model, str) else ""
+        served = self.catalog.modality(model)
+        wanted = modality or served or TEXT_GENERATION
+        if served is not None and served != wanted:
+            message = f"model {model!r} is a {served} model ({ENDPOINT_OF_MODALITY[served]}), not a {wanted} model"
+            return None, [FieldError("model", message).at(context)]
+        limits = self.catalog.limits(model) if served is not None else None
+        if wanted == TEXT_EMBEDDING:
+            normalised, problems = normalise_embedding_body(body, context=context, limits=limits or Limits(0))
+        elif wanted == DECISIONS:
+            normalised, problems = normalise_decision_body(body, context=context)
+        else:
+            normalised, problems = normalise_chat_body(
+                body, context=context, allow_background=allow_background, allow_stream=allow_stream
+            )
+        if normalised is not None:
+            problems += self.model_problems(normalised, context=context, modality=wanted)
+        return (normalised if not problems else None), problems
 
-    def model_problems(self, chat: dict[str, Any], *, context: str) -> list[FieldError]:
-        """Is the model served here, and does the request fit its limits?"""
-        limits = self.catalog.limits(chat["model"])
+    def model_problems(
+        self, body: dict[str, Any], *, context: str, modality: str = TEXT_GENERATION
+    ) -> list[FieldError]:
+        """Is the model served here, and does a chat request fit its limits?"""
+        limits = self.catalog.limits(body["model"])
         if limits is None:
-            return [model_not_served(chat["model"], self.catalog.describe_served(), context=context)]
-        return check_limits(chat, limits, context=context)
+            return [model_not_served(body["model"], self.catalog.describe_served(modality), context=context)]
+        return check_limits(body, limits, context=context) if modality == TEXT_GENERATION else []
 
     # -- enqueue ---------------------------------------------------------------------------------
 

@@ -8,12 +8,13 @@ output and error files appear: JSONL made from its rows, in input order.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from ..config import Settings
-from ..domain.endpoints import ENDPOINTS
+from ..domain.endpoints import ENDPOINTS, MODALITY_OF_ENDPOINT
 from ..domain.outcome import ItemError
 from ..domain.states import TERMINAL_BATCH_STATUSES, BatchStatus
 from ..errors import BadRequest, NotFound
@@ -62,7 +63,7 @@ class OpenAIBatches:
             parsed = check_input(
                 lines,
                 endpoint=spec.endpoint,
-                validate=self.lifecycle.validate,
+                validate=partial(self.lifecycle.validate, modality=MODALITY_OF_ENDPOINT[spec.endpoint]),
                 max_requests=self.settings.max_batch_requests,
             )
         except InvalidInput as invalid:

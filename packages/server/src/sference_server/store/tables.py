@@ -113,7 +113,8 @@ api_keys = Table(
     Column("last_used_at", Float),
     Column("expires_at", Float),
     Column("revoked_at", Float),
-    Column("api_version", String(16), nullable=False),  # domain/versions.py (migration 0007)
+    # domain/versions.py; keys made before versions existed answer in the seed's (migration 0007).
+    Column("api_version", String(16), nullable=False, server_default="2025-10-01"),
 )
 
 

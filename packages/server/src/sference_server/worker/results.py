@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 
-from ..domain.outcome import ChatOutput, ItemError, Timings, Usage
+from ..domain.decisions import DecisionResult
+from ..domain.outcome import ChatOutput, DecisionOutput, EmbeddingOutput, ItemError, Timings, Usage
 from ..domain.states import ErrorCode, ItemStatus
-from ..engines.base import ChatResult, EngineError
+from ..engines.base import ChatResult, EmbeddingResult, EngineError
 from ..store.queue import ClaimedItem, Outcome
 
 
@@ -53,3 +54,17 @@ def crashed(item: ClaimedItem, exc: BaseException) -> Outcome:
 def released(item: ClaimedItem) -> Outcome:
     """Hand an unfinished item back on shutdown; the attempt does not count."""
     return Outcome(item.id, ItemStatus.QUEUED, refund_attempt=True)
+
+
+def embedded(item: ClaimedItem, result: EmbeddingResult, *, started: float, finished: float) -> Outcome:
+    output = EmbeddingOutput(
+        vectors=result.vectors, usage=Usage(result.prompt_tokens, 0), timings=Timings(started, finished)
+    )
+    return Outcome(item.id, ItemStatus.COMPLETED, output=output)
+
+
+def decided(item: ClaimedItem, result: DecisionResult, *, started: float, finished: float) -> Outcome:
+    output = DecisionOutput(
+        answers=result.answers, usage=Usage(result.input_tokens, 0), timings=Timings(started, finished)
+    )
+    return Outcome(item.id, ItemStatus.COMPLETED, output=output)

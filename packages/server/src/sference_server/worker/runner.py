@@ -18,10 +18,12 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from ..config import Settings
+from ..domain.decisions import DecisionRequest
 from ..domain.states import Priority
-from ..engines.base import ChatRequest, Engine, EngineError, TextSink
+from ..engines.base import ChatRequest, EmbeddingRequest, Engine, EngineError, TextSink
 from ..ids import uuid7
 from ..live import LiveText, Piece
 from ..notify import Signal
@@ -47,6 +49,15 @@ class _InFlight:
     task: asyncio.Task[None]
     claimed_at: float
     abort: Abort | None = None
+
+
+def _able(engine: Engine, method: str) -> Any:
+    """The engine, if it has ``method`` (an embedding or decision engine); else a permanent error
+    (the API checks a model's modality at submit time, so this means the registry changed)."""
+    if not hasattr(engine, method):
+        message = f"model {engine.model_id!r} cannot {method}: its engine does not offer it"
+        raise EngineError("unsupported", message, transient=False)
+    return engine
 
 
 def default_worker_id() -> str:
@@ -187,10 +198,7 @@ class Worker:
         outcome: queue.Outcome | None
         started = now()
         try:
-            request = ChatRequest.from_body(json.loads(item.body))
-            on_text = self._relay_text(item.id) if request.stream else None
-            result = await engine.generate(request, urgent=item.priority == Priority.INTERACTIVE, on_text=on_text)
-            outcome = results.completed(item, result, started=started, finished=now())
+            outcome = await self._run(item, engine, started)
         except EngineError as exc:
             outcome = results.engine_failure(
                 item,
@@ -213,6 +221,22 @@ class Worker:
             self._wake.set()
         if outcome is not None:
             self._outcomes.put_nowait(outcome)
+
+    async def _run(self, item: queue.ClaimedItem, engine: Engine, started: float) -> queue.Outcome:
+        """Ask the engine what the item's body asks: chat (the default), embeddings or decisions."""
+        body = json.loads(item.body)
+        urgent = item.priority == Priority.INTERACTIVE
+        operation = body.get("operation")
+        if operation == "embeddings":
+            embedded = await _able(engine, "embed").embed(EmbeddingRequest.from_body(body), urgent=urgent)
+            return results.embedded(item, embedded, started=started, finished=now())
+        if operation == "decisions":
+            decided = await _able(engine, "decide").decide(DecisionRequest.from_body(body), urgent=urgent)
+            return results.decided(item, decided, started=started, finished=now())
+        request = ChatRequest.from_body(body)
+        on_text = self._relay_text(item.id) if request.stream else None
+        result = await engine.generate(request, urgent=urgent, on_text=on_text)
+        return results.completed(item, result, started=started, finished=now())
 
     def _relay_text(self, item_id: str) -> TextSink | None:
         """Where the engine sends a streamed answer's text: to the API connection reading it."""

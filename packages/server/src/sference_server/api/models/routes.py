@@ -1,4 +1,6 @@
-"""``GET /v1/models``: the served models."""
+"""``GET /v1/models``: the served models, in the sference shape (contract §4.3
+``V1ModelListResponse``) with Anthropic's fields beside it, so ``sference models``, the OpenAI
+clients and Anthropic clients (``sference launch claude``) all read the same list."""
 
 from __future__ import annotations
 
@@ -6,7 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ...engines.registry import context_tokens
+from ...config import ModelSpec
+from ...engines.registry import limits, modality
+from ...timeutil import iso
 from ..deps import Reader, ServicesDep
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -14,25 +18,41 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 
 @router.get("")
 def list_models(services: ServicesDep, _who: Reader) -> dict[str, Any]:
-    data = []
-    for spec in services.core.catalog.specs:
-        data.append(
-            {
-                "id": spec.id,
-                "object": "model",
-                "created": int(services.core.started_at),
-                "owned_by": "sference",
-                "display_name": spec.display_name or spec.id,
-                "provider": spec.id.split("/")[0] if "/" in spec.id else "sference",
-                "modality": "text_generation",
-                "engine": spec.engine,
-                "context_tokens": context_tokens(spec),
-                "capabilities": {
-                    "image_input": False,
-                    "pdf_input": False,
-                    "tools": {"supported": False},
-                    "thinking": {"supported": False},
-                },
-            }
-        )
-    return {"object": "list", "data": data}
+    created = int(services.core.started_at)
+    data = [_model(spec, created) for spec in services.core.catalog.specs]
+    return {
+        "object": "list",
+        "data": data,
+        # Anthropic's list: one page.
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": False,
+    }
+
+
+def _model(spec: ModelSpec, created: int) -> dict[str, Any]:
+    bounds = limits(spec)
+    capabilities: dict[str, Any] = {
+        "image_input": False,
+        "pdf_input": False,
+        "tools": {"supported": bounds.tools},
+        "thinking": {"supported": False},
+    }
+    if bounds.dimensions is not None:
+        capabilities["dimensions"] = bounds.dimensions
+    return {
+        "id": spec.id,
+        "object": "model",
+        "type": "model",  # Anthropic's
+        "created": created,
+        "created_at": iso(created),  # Anthropic's
+        "owned_by": "sference",
+        "display_name": spec.display_name or spec.id,
+        "provider": spec.id.split("/")[0] if "/" in spec.id else "sference",
+        "modality": modality(spec),
+        "engine": spec.engine,
+        "context_tokens": bounds.context,
+        "max_input_tokens": bounds.context,  # Anthropic's
+        "max_tokens": bounds.max_tokens,  # Anthropic's: the most output tokens per request
+        "capabilities": capabilities,
+    }

@@ -181,12 +181,14 @@ def get_model(model_id: str, services: ServicesDep, _who: Reader) -> dict[str, A
 
 
 def _model(services: Any, model_id: str) -> dict[str, Any]:
-    """OpenAI's model object, with the context length as vLLM reports it (``max_model_len``)."""
-    limits = services.core.catalog.limits(model_id)
+    """OpenAI's model object, with the context length as vLLM reports it (``max_model_len``) and
+    what the model is for (``modality``: text_generation, text_embedding or decisions)."""
+    catalog = services.core.catalog
     return {
         "id": model_id,
         "object": "model",
         "created": int(services.core.started_at),
         "owned_by": "sference",
-        "max_model_len": limits.max_tokens + 1,
+        "max_model_len": catalog.limits(model_id).context,
+        "modality": catalog.modality(model_id),
     }

@@ -1,0 +1,22 @@
+"""``POST /v1/decisions``: questions about one state, answered from a decisions model's
+next-token probabilities (domain/decisions.py), run ahead of queued work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from ...domain.endpoints import DECISIONS
+from ...render.answers import answer
+from ..bodies import read_json
+from ..deps import ServicesDep, Writer
+
+router = APIRouter(tags=["decisions"])
+
+
+@router.post("/v1/decisions")
+async def create_decision(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
+    body = await read_json(request, services.settings.max_request_bytes, "SFERENCE_MAX_REQUEST_BYTES")
+    normalised = services.interactive.validate(body, modality=DECISIONS)
+    return answer(await services.interactive.run(who, normalised, gone=request.is_disconnected))

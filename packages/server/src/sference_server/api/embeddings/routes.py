@@ -1,0 +1,23 @@
+"""``POST /v1/embeddings`` (and the same under ``/openai/v1``): vectors from an embedding model,
+run ahead of queued work like any interactive request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from ...domain.endpoints import TEXT_EMBEDDING
+from ...render.answers import answer
+from ..bodies import read_json
+from ..deps import ServicesDep, Writer
+
+router = APIRouter(tags=["embeddings"])
+
+
+@router.post("/v1/embeddings")
+@router.post("/openai/v1/embeddings")
+async def create_embeddings(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
+    body = await read_json(request, services.settings.max_request_bytes, "SFERENCE_MAX_REQUEST_BYTES")
+    normalised = services.interactive.validate(body, modality=TEXT_EMBEDDING)
+    return answer(await services.interactive.run(who, normalised, gone=request.is_disconnected))
