@@ -76,7 +76,7 @@ DECISIONS = {
     "id": DECISIONS_MODEL_ID,
     "engine": "llamacpp",
     "modality": "decisions",
-    "options": {"slots": 2, "ctx_per_slot": 512, "threads": 2},
+    "options": {"slots": 2, "threads": 2},
 }
 
 WorldMaker = Callable[..., World]
