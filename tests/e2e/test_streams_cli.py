@@ -180,12 +180,13 @@ def test_responses_create_wait_and_result(served: tuple[str, str, Cli]) -> None:
             "100",
         ).stdout
     )
-    assert done["status"] == "completed" and done["output"][0]["text"].strip()
+    # Our CLI asks for the current API version: the answer is a message item.
+    assert done["status"] in ("completed", "incomplete") and done["output"][-1]["content"][0]["text"].strip()
     assert done["usage"]["output_tokens"] > 0
-    queued = json.loads(cli("responses", "create", "--model", EMBEDDED, "--content", "Say hi.").stdout)
+    queued = json.loads(cli("responses", "create", "--model", EMBEDDED, "--content", "Say hi.", "--background").stdout)
     assert queued["status"] == "in_progress"
     result = json.loads(cli("responses", "result", "--id", queued["id"], "--poll-ms", "100").stdout)
-    assert result["id"] == queued["id"] and result["status"] == "completed"
+    assert result["id"] == queued["id"] and result["status"] in ("completed", "incomplete")
     bad = cli("responses", "create", "--model", "nope", "--content", "x", code=1)
     assert bad.stderr.startswith("400: model: model 'nope' is not served")
 
@@ -204,7 +205,8 @@ def test_sdk_streams_and_events_sync_and_async(served: tuple[str, str, Cli]) -> 
             for i in range(4)
         ]
         done = [client.wait_for_response(i, poll_interval=0.1, timeout=120) for i in ids]
-        assert all(r.status == "completed" and r.output_text for r in done)
+        # Six tokens may cut an answer: "incomplete" in the current API version our SDK asks for.
+        assert all(r.status in ("completed", "incomplete") and r.output_text for r in done)
         seen = [e.custom_id for e in client.iter_responses_events(stream_id=stream.id, consumer_name="sync")]
         assert seen == ["s0", "s1", "s2", "s3"]
         assert list(client.iter_responses_events(stream_id=stream.id, consumer_name="sync")) == []  # checkpointed
