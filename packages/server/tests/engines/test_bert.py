@@ -12,10 +12,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pytest
+from safetensors.numpy import save as save_safetensors
 
 from sference_server.engines.base import ChatRequest, EmbeddingRequest, EmbeddingResult, EngineError
 from sference_server.engines.bert.engine import BertEngine
-from sference_server.engines.bert.model import BertModel, limit_blas_threads, packaged_model_path
+from sference_server.engines.bert.model import BertModel, limit_blas_threads, packaged_model_path, read_safetensors
 from sference_server.engines.bert.options import BertOptions
 
 pytestmark = pytest.mark.slow
@@ -172,6 +173,21 @@ def test_a_folder_and_the_zip_load_the_same_model(tmp_path: Path) -> None:
     from_folder = BertModel.load(tmp_path)
     from_zip = BertModel.load()
     np.testing.assert_array_equal(from_folder.embed(SENTENCES[:2]).vectors, from_zip.embed(SENTENCES[:2]).vectors)
+
+
+def test_safetensors_read_in_place_as_the_library_writes_them() -> None:
+    tensors = {
+        "a": np.arange(12, dtype=np.float32).reshape(3, 4),
+        "b": np.array([1.5, -2.25], dtype=np.float16),
+        "c": np.array([[7]], dtype=np.int64),
+    }
+    read = read_safetensors(bytearray(save_safetensors(tensors, metadata={"format": "np"})))
+    assert sorted(read) == ["a", "b", "c"]
+    for name, tensor in tensors.items():
+        assert read[name].dtype == tensor.dtype
+        np.testing.assert_array_equal(read[name], tensor)
+    with pytest.raises(ValueError, match="dtype BOOL is not supported"):
+        read_safetensors(bytearray(save_safetensors({"d": np.array([True])})))
 
 
 def test_blas_threads_can_be_limited() -> None:

