@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import pytest
 
 from sference_server.config import DECISIONS_MODEL_ID, EMBEDDED_MODEL_ID, EMBEDDING_MODEL_ID
@@ -357,3 +358,24 @@ def test_what_each_cli_shows_with_a_key_of_the_other_version(served: Served, tmp
     seed = cli_for(served, "0.0.4", CURRENT.name, tmp_path / "seed")
     waited = seed("responses", "create", "--model", EMBEDDED_MODEL_ID, "--content", "Hi", check=False)
     assert waited.returncode == 1 and "ValidationError" in waited.stderr and "output.0" in waited.stderr
+
+
+def test_the_anthropic_package_against_serve(served: Served) -> None:
+    """``messages.create``, plain and streamed, with the embedded model (what ``sference launch
+    claude`` points Claude Code at: the server root and an sference key)."""
+    client = anthropic.Anthropic(base_url=served.url, api_key=served.keys[CURRENT.name], max_retries=0)
+    message = client.messages.create(
+        model=EMBEDDED_MODEL_ID,
+        max_tokens=24,
+        system="You answer in one short sentence.",
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+    )
+    assert message.role == "assistant" and message.content[0].type == "text" and message.content[0].text
+    assert message.stop_reason in ("end_turn", "max_tokens") and message.usage.output_tokens > 0
+    with client.messages.stream(
+        model=EMBEDDED_MODEL_ID, max_tokens=24, messages=[{"role": "user", "content": "Say hello."}]
+    ) as stream:
+        pieces = list(stream.text_stream)
+        final = stream.get_final_message()
+    assert len(pieces) > 1 and "".join(pieces) == final.content[0].text  # type: ignore[union-attr]
+    assert final.usage.output_tokens > 0
