@@ -167,6 +167,15 @@ def test_a_cancelled_request_leaves_the_engine_working(engine: Harness) -> None:
     assert engine.engine.state() == "ready"
 
 
+def test_threads_share_the_work_without_changing_the_vectors(model: BertModel) -> None:
+    threaded = BertModel.load(threads=3)
+    try:
+        texts = [*SENTENCES, LONG, LONG[:300]] * 20  # enough rows for three parts
+        np.testing.assert_allclose(threaded.embed(texts).vectors, model.embed(texts).vectors, atol=1e-6)
+    finally:
+        threaded.close()
+
+
 def test_a_folder_and_the_zip_load_the_same_model(tmp_path: Path) -> None:
     with zipfile.ZipFile(packaged_model_path()) as packed:
         packed.extractall(tmp_path)

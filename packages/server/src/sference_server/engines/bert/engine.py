@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -23,6 +24,13 @@ from .model import BertModel, Floats, limit_blas_threads
 from .options import BertOptions
 
 log = logging.getLogger("sference.engine.bert")
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @dataclass
@@ -53,13 +61,16 @@ class BertEngine:
         await asyncio.to_thread(self._load)
 
     def _load(self) -> None:
-        if self.options.threads and not limit_blas_threads(self.options.threads):
-            log.warning(
-                "bert: cannot set numpy's BLAS threads (not OpenBLAS); threads=%d ignored", self.options.threads
-            )
+        threads = self.options.threads or _cpu_count()
+        # The model's own threads share the work out (model.py, BertModel.forward); OpenBLAS's
+        # threads on top of them would only contend. Process-wide: OpenBLAS has one setting.
+        if not limit_blas_threads(1):
+            log.warning("bert: numpy's BLAS is not OpenBLAS; leaving the threads to it (threads=1 here)")
+            threads = 1
         path = Path(self.options.path) if self.options.path else None
-        model = BertModel.load(path, max_tokens=self.options.max_tokens)
+        model = BertModel.load(path, max_tokens=self.options.max_tokens, threads=threads)
         if model.dimensions != self.options.dimensions:
+            model.close()
             raise ValueError(
                 f"{self.model_id}: the model makes {model.dimensions}-dimensional vectors, "
                 f"but its options say dimensions={self.options.dimensions}"
@@ -81,7 +92,9 @@ class BertEngine:
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
             self._thread = None
-        self._model = None
+        if self._model is not None:
+            self._model.close()
+            self._model = None
 
     def state(self) -> str:
         if self._model is not None and self._thread is not None:

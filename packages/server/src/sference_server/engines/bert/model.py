@@ -24,8 +24,10 @@ import os
 import struct
 import zipfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import chain
+from functools import partial
+from itertools import chain, pairwise
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -151,8 +153,15 @@ class Embedded:
 
 class BertModel:
     def __init__(
-        self, config: BertConfig, weights: dict[str, npt.NDArray[Any]], tokenizer: Tokenizer, *, max_tokens: int
+        self,
+        config: BertConfig,
+        weights: dict[str, npt.NDArray[Any]],
+        tokenizer: Tokenizer,
+        *,
+        max_tokens: int,
+        threads: int = 1,
     ) -> None:
+        """``threads``: threads one forward pass computes with (see ``forward``)."""
         if max_tokens > config.max_positions:
             raise ValueError(f"max_tokens {max_tokens} exceeds the model's {config.max_positions} positions")
         self.config = config
@@ -166,9 +175,11 @@ class BertModel:
         self.positions = w("embeddings.position_embeddings.weight") + w("embeddings.token_type_embeddings.weight")[0]
         self.embedding_norm = (w("embeddings.LayerNorm.weight"), w("embeddings.LayerNorm.bias"))
         self.layers = [_layer(w, f"encoder.layer.{i}.") for i in range(config.layers)]
+        self.threads = threads
+        self._pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="bert") if threads > 1 else None
 
     @classmethod
-    def load(cls, path: Path | None = None, *, max_tokens: int = 256) -> BertModel:
+    def load(cls, path: Path | None = None, *, max_tokens: int = 256, threads: int = 1) -> BertModel:
         """``path``: a sentence-transformers folder or a zip of one (default: the packaged model)."""
         files = ModelFiles(path or packaged_model_path())
         try:
@@ -178,7 +189,12 @@ class BertModel:
             weights = read_safetensors(files.read_large("model.safetensors"))
         finally:
             files.close()
-        return cls(config, weights, tokenizer, max_tokens=max_tokens)
+        return cls(config, weights, tokenizer, max_tokens=max_tokens, threads=threads)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     @property
     def dimensions(self) -> int:
@@ -210,34 +226,71 @@ class BertModel:
         (``lengths`` in ascending order, each at least 1).
 
         The hidden states stay packed, a (tokens, hidden) matrix without padding: every
-        projection is one 2-D BLAS product over all the batch's tokens (numpy would run a 3-D
-        product as a loop). Only attention pads, a group of sequences of about the same length
-        at a time (see ``_AttentionGroup``)."""
+        projection is a 2-D BLAS product over the batch's tokens (numpy would run a 3-D product
+        as a loop). Only attention pads, a group of sequences of about the same length at a time
+        (see ``_AttentionGroup``).
+
+        With ``threads`` > 1 the work is split between threads of our own: the rows of the
+        matrix (everything but attention works row by row) and the attention groups. Each
+        thread's BLAS calls then run on one core, and so does its elementwise work, which numpy
+        would otherwise do on one core for all (the engine sets OpenBLAS to one thread). Unlike
+        OpenBLAS's own threads, which wait on each other at every product, these meet twice
+        per layer, so a busy machine slows them down in proportion rather than many times over."""
         heads, eps = self.config.heads, self.config.eps
         starts = np.cumsum(lengths) - lengths
         positions = np.arange(len(tokens)) - np.repeat(starts, lengths)
         x = _layer_norm(self.words[tokens] + self.positions[positions], *self.embedding_norm, eps)
-        groups = _AttentionGroup.split(lengths, starts, heads)
+        qkv = np.empty((len(x), 3 * x.shape[1]), dtype=np.float32)
+        attended = np.empty_like(x)
+        rows = _row_slices(len(x), self.threads)
+        shares = _AttentionGroup.shares(_AttentionGroup.split(lengths, starts, heads), self.threads)
         scale = np.float32(1.0 / math.sqrt(self.config.hidden // heads))
-        for layer in self.layers:
-            qkv = x @ layer.qkv
-            qkv += layer.qkv_bias
-            attended = np.empty_like(x)
-            for group in groups:
+
+        def project(layer: Layer, part: slice) -> None:
+            np.matmul(x[part], layer.qkv, out=qkv[part])
+            qkv[part] += layer.qkv_bias
+
+        def attend(share: list[_AttentionGroup]) -> None:
+            for group in share:
                 group.attend(qkv, attended, heads, scale)
-            out = attended @ layer.out
+
+        def feed_forward(layer: Layer, part: slice) -> None:
+            out = attended[part] @ layer.out
             out += layer.out_bias
-            out += x
-            x = _layer_norm(out, *layer.norm1, eps)
-            up = x @ layer.up
+            out += x[part]
+            mid = _layer_norm(out, *layer.norm1, eps)
+            up = mid @ layer.up
             up += layer.up_bias
             down = _in_chunks(_gelu, up) @ layer.down
             down += layer.down_bias
-            down += x
-            x = _layer_norm(down, *layer.norm2, eps)
+            down += mid
+            x[part] = _layer_norm(down, *layer.norm2, eps)
+
+        for layer in self.layers:
+            self._together([partial(project, layer, part) for part in rows])
+            self._together([partial(attend, share) for share in shares])
+            self._together([partial(feed_forward, layer, part) for part in rows])
         pooled: Floats = np.add.reduceat(x, starts, axis=0)
         pooled /= lengths[:, None].astype(np.float32)
         return _unit(pooled)
+
+    def _together(self, tasks: list[Callable[[], None]]) -> None:
+        """Run ``tasks`` on the pool and this thread; return when all are done."""
+        if self._pool is None or len(tasks) == 1:
+            for task in tasks:
+                task()
+            return
+        futures = [self._pool.submit(task) for task in tasks[1:]]
+        tasks[0]()
+        for future in futures:
+            future.result()
+
+
+def _row_slices(rows: int, threads: int, least: int = 64) -> list[slice]:
+    """``rows`` in up to ``threads`` contiguous parts of at least ``least`` rows."""
+    parts = max(1, min(threads, rows // least))
+    bounds = [rows * i // parts for i in range(parts + 1)]
+    return [slice(a, b) for a, b in pairwise(bounds)]
 
 
 @dataclass(frozen=True)
@@ -265,6 +318,18 @@ class _AttentionGroup:
                 first = last
         groups.append(cls.of(lengths[first:], starts[first:]))
         return groups
+
+    @staticmethod
+    def shares(groups: list[_AttentionGroup], threads: int) -> list[list[_AttentionGroup]]:
+        """``groups`` dealt to up to ``threads`` threads, about the same work to each (the most
+        costly first, each to the least loaded)."""
+        loads = [0] * min(threads, len(groups))
+        shares: list[list[_AttentionGroup]] = [[] for _ in loads]
+        for group in sorted(groups, key=lambda g: -g.gather.size * g.gather.shape[1]):
+            least = loads.index(min(loads))
+            shares[least].append(group)
+            loads[least] += group.gather.size * group.gather.shape[1]
+        return shares
 
     @classmethod
     def of(cls, lengths: npt.NDArray[np.intp], starts: npt.NDArray[np.intp]) -> _AttentionGroup:

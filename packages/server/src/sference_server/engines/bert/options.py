@@ -16,7 +16,7 @@ class BertOptions:
     max_tokens: int = 256  # tokens per input the model reads, the rest is cut (the model's max_seq_length)
     dimensions: int = 384  # the model's embedding size
     max_inputs: int = 2048  # inputs per request
-    threads: int | None = None  # BLAS threads, for the whole process; default: every CPU this process may use
+    threads: int | None = None  # threads a forward pass computes with; default: every CPU this process may use
     batch_size: int = 16  # inputs per forward pass (inputs of similar length go together)
 
     def __post_init__(self) -> None:
