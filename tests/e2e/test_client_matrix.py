@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import stat
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +24,7 @@ from sference_server.config import DECISIONS_MODEL_ID, EMBEDDED_MODEL_ID, EMBEDD
 from sference_server.domain.versions import CURRENT, SEED
 from support.jsonl import EXAMPLES
 from support.live import ServerProcess, server_env
-from support.published import published_clients
+from support.published import published_clients, tail_until
 
 pytestmark = pytest.mark.slow
 GENERATIONS = {"0.0.4": ("0.0.4", SEED.name), "0.4.0": ("0.3.2", CURRENT.name)}
@@ -46,30 +44,19 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     home, data = root / "home", root / "data"
     server = ServerProcess(["serve", "--port", "0", "--data-dir", str(data)], env=server_env(home), log=root / "s.log")
     server.start()
-    assert server.url is not None
-    keys = {}
-    for version in (SEED.name, "latest"):
-        made = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "sference_server",
-                "keys",
-                "create",
-                "--user",
-                "admin",
-                "--api-version",
-                version,
-                "--data-dir",
-                str(data),
-            ],
-            env=server_env(home),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        keys[SEED.name if version == SEED.name else CURRENT.name] = made.stdout.strip()
     try:
+        assert server.url is not None
+        keys = {}
+        for version in (SEED.name, CURRENT.name):
+            command = ["keys", "create", "--user", "admin", "--api-version", version, "--data-dir", str(data)]
+            made = subprocess.run(
+                [sys.executable, "-m", "sference_server", *command],
+                env=server_env(home),
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            keys[version] = made.stdout.strip()
         yield Served(server.url, home, data, keys)
     finally:
         server.stop()
@@ -167,7 +154,8 @@ def test_every_command_of_each_published_cli(served: Served, cli_version: str, t
     )
     assert submitted["total_items"] == 2 and all(i["status"] == "in_progress" for i in submitted["items"])
     poll = ["--poll-interval", "1"] if newest else ["--poll-ms", "1000"]
-    events = tail(cli, ["responses", "tail", "--stream-id", stream["id"], *poll], 2)
+    tail_args = [str(cli.bin_dir / "sference"), "responses", "tail", "--stream-id", stream["id"], *poll]
+    events = tail_until(tail_args, 2, env=cli.env, cwd=cli.cwd)
     assert all(e["status"] == "completed" and e["result"]["choices"][0]["message"]["content"] for e in events)
     assert cli.json("stream", "status", "--stream-id", stream["id"])["completed_items"] == 2
     assert cli.json("stream", "cancel", "--stream-id", stream["id"])["status"] == "cancelled"
@@ -253,25 +241,6 @@ def test_every_command_of_each_published_cli(served: Served, cli_version: str, t
     cli.env["PATH"] = f"{fake}:{cli.env['PATH']}"
     launched = cli("launch", "claude", "--model", EMBEDDED_MODEL_ID, "--dry-run")
     assert f"ANTHROPIC_BASE_URL={served.url}" in launched.stdout and EMBEDDED_MODEL_ID in launched.stdout
-
-
-def tail(cli: Cli, args: list[str], n: int) -> list[dict[str, Any]]:
-    """``responses tail`` until it printed ``n`` events; then Ctrl-C (exit 130)."""
-    process = subprocess.Popen(
-        [str(cli.bin_dir / "sference"), *args],
-        env=cli.env,
-        cwd=cli.cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    events = [json.loads(process.stdout.readline()) for _ in range(n)]
-    time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 130 and "Traceback" not in err
-    return events
 
 
 ASYNC_SCRIPT = textwrap.dedent(

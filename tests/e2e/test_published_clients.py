@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from support.jsonl import EXAMPLES
-from support.published import published_clients
+from support.published import published_clients, tail_until
 
 from .conftest import Start
 
@@ -151,10 +149,10 @@ def test_seed_stream_and_responses_commands(cli: Cli, tmp_path: Path) -> None:
     assert all(item["status"] == "in_progress" for item in submitted["items"])
 
     tail_args = [str(cli.bin_dir / "sference"), "responses", "tail", "--stream-id", stream["id"], "--poll-ms", "2000"]
-    events = tail_until(cli, tail_args, 3)
+    events = tail_until(tail_args, 3, env=cli.env, cwd=cli.cwd)
     # Stopped while waiting for more; what arrives meanwhile is printed by the next run, once.
     cli.json("stream", "submit", "--stream-id", stream["id"], "--input-file", str(second), "--model", EMBEDDED)
-    events += tail_until(cli, tail_args, 2)
+    events += tail_until(tail_args, 2, env=cli.env, cwd=cli.cwd)
     assert len({e["completion_id"] for e in events}) == 5
     assert "bye" in {e["custom_id"] for e in events[3:]}
     assert all(e["status"] == "completed" and e["result"]["choices"][0]["message"]["content"] for e in events)
@@ -183,16 +181,3 @@ def test_seed_stream_and_responses_commands(cli: Cli, tmp_path: Path) -> None:
     queued = json.loads(cli("responses", "create", "--model", EMBEDDED, "--content", "Say hi.").stdout)
     result = json.loads(cli("responses", "result", "--id", queued["id"], "--poll-ms", "200").stdout)
     assert result["status"] == "completed" and result["output"][0]["text"]
-
-
-def tail_until(cli: Cli, args: list[str], n: int) -> list[dict[str, Any]]:
-    """Run ``responses tail`` until it printed ``n`` events and then went quiet; stop it with Ctrl-C."""
-    tail = subprocess.Popen(args, env=cli.env, cwd=cli.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert tail.stdout is not None
-    events = [json.loads(tail.stdout.readline()) for _ in range(n)]
-    time.sleep(1.0)  # it is now waiting on the feed
-    tail.send_signal(signal.SIGINT)
-    rest, err = tail.communicate(timeout=60)
-    assert tail.returncode == 130 and "Interrupted." in err
-    assert rest == ""  # nothing beyond the n events
-    return events

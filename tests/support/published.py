@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 CACHE = Path(os.environ.get("SFERENCE_TEST_CACHE", Path.home() / ".cache" / "sference-tests"))
 
@@ -30,3 +34,18 @@ def published_clients(version: str, sdk_version: str | None = None) -> Path:
         )
         marker.touch()
     return venv / "bin"
+
+
+def tail_until(args: list[str], n: int, *, env: dict[str, str], cwd: Path) -> list[dict[str, Any]]:
+    """Run a published CLI's ``responses tail`` (``args``, the whole command line) until it printed
+    ``n`` events and then went quiet; stop it with Ctrl-C, which it answers with exit 130 and
+    ``Interrupted.``, printing nothing more."""
+    tail = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert tail.stdout is not None
+    events = [json.loads(tail.stdout.readline()) for _ in range(n)]
+    time.sleep(1.0)  # it is now waiting on the feed
+    tail.send_signal(signal.SIGINT)
+    rest, err = tail.communicate(timeout=60)
+    assert tail.returncode == 130 and "Interrupted." in err and "Traceback" not in err
+    assert rest == ""  # nothing beyond the n events
+    return events

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .chat import MAX_STOP_SEQUENCES, FieldError
+from .chat import MAX_STOP_SEQUENCES, FieldError, take_model
 
 SAMPLING = ("temperature", "top_p", "top_k")
 REFUSED = {
@@ -46,11 +46,7 @@ def chat_body(body: Any) -> tuple[dict[str, Any] | None, list[FieldError]]:
         errors.append(FieldError(field, message))
 
     out: dict[str, Any] = {}
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        err("model", "is required and must be a non-empty string")
-    else:
-        out["model"] = model
+    take_model(body, out, err)
 
     max_tokens = body.get("max_tokens")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:

@@ -16,6 +16,7 @@ the path of the offending field, so a client can fix a whole file in one go.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,11 +85,7 @@ def normalise_chat_body(
         errors.append(FieldError(f"{context}.{field}" if context and field else field or context, message))
 
     out: dict[str, Any] = {}
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        err("model", "is required and must be a non-empty string")
-    else:
-        out["model"] = model
+    take_model(body, out, err)
 
     if body.get("background") and not allow_background:
         err("background", "background is not supported in batch request bodies")
@@ -136,6 +133,15 @@ _KNOWN_FIELDS = frozenset(
         "text",
     }
 )
+
+
+def take_model(body: dict[str, Any], out: dict[str, Any], err: Callable[[str, str], None]) -> None:
+    """``out["model"]``: the body's model, a non-empty string (else the problem, through ``err``)."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        err("model", "is required and must be a non-empty string")
+    else:
+        out["model"] = model
 
 
 def _messages(body: dict[str, Any], err: Any) -> list[dict[str, Any]] | None:

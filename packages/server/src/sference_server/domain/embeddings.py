@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .chat import FieldError, Limits
+from .chat import FieldError, Limits, take_model
 
 OPERATION = "embeddings"
 ENCODING_FORMATS = ("float", "base64")
@@ -37,11 +37,7 @@ def normalise_embedding_body(
         errors.append(FieldError(field, message).at(context))
 
     out: dict[str, Any] = {}
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        err("model", "is required and must be a non-empty string")
-    else:
-        out["model"] = model
+    take_model(body, out, err)
     out["operation"] = OPERATION
 
     inputs = _inputs(body, err, max_inputs)
