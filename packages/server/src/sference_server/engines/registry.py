@@ -90,9 +90,7 @@ ENGINE_KINDS: dict[str, EngineKind[Any]] = {
     "bert": EngineKind(
         options=BertOptions,
         build=_build_bert,
-        limits=lambda options: Limits(
-            max_tokens=0, context_tokens=options.max_tokens, dimensions=options.dimensions
-        ),
+        limits=lambda options: Limits(max_tokens=0, context_tokens=options.max_tokens, dimensions=options.dimensions),
         modalities=("text_embedding",),
     ),
     "echo": EngineKind(
