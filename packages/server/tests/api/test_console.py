@@ -110,6 +110,37 @@ def test_keys_from_the_console(api: Api) -> None:
     assert api_client.get("/v1/auth/me").status_code == 401
 
 
+def test_a_keys_api_version_is_chosen_and_changed_in_the_console(api: Api) -> None:
+    person(api, "ann")
+    client = sign_in(api.url, "ann", PASSWORD)
+    created = client.post(
+        "/api-keys",
+        data={"name": "new cli", "api_version": "2026-11-01", "csrf_token": form_token(client, "/api-keys")},
+    )
+    assert "answered in API version 2026-11-01" in created.text
+    key = created.text.split('id="new-key">')[1].split("<")[0]
+    api_client = api.client(key)
+    me = api_client.get("/v1/auth/me")
+    assert me.headers["sference-version"] == "2026-11-01"
+    key_id = me.json()["api_key"]["id"]
+    changed = client.post(
+        f"/api-keys/{key_id}/version", data={"api_version": "2025-10-01", "csrf_token": form_token(client, "/api-keys")}
+    )
+    assert changed.status_code == 303
+    assert api_client.get("/v1/auth/me").headers["sference-version"] == "2025-10-01"
+    refused = client.post(
+        f"/api-keys/{key_id}/version", data={"api_version": "1999-01-01", "csrf_token": form_token(client, "/api-keys")}
+    )
+    assert refused.status_code == 400 and "unknown API version" in refused.text
+    person(api, "bob")
+    other = sign_in(api.url, "bob", PASSWORD)
+    stolen = other.post(
+        f"/api-keys/{key_id}/version", data={"api_version": "2026-11-01", "csrf_token": form_token(other, "/api-keys")}
+    )
+    assert stolen.status_code == 404  # not bob's key
+    assert api_client.get("/v1/auth/me").headers["sference-version"] == "2025-10-01"
+
+
 def test_admins_manage_users(api: Api) -> None:
     person(api, "root", role="admin")
     _, bob_key = person(api, "bob")
