@@ -50,15 +50,21 @@ class LlamaDecisionEngine:
         self._lock = threading.Lock()  # the context runs one request at a time
         self._terminator = 0
         self._code_tokens: dict[str, list[int]] = {}
+        self._started = False
 
     @property
     def capacity(self) -> int:
         return 2  # one running, one waiting for the context
 
     async def start(self) -> None:
-        await asyncio.to_thread(self._load)
+        """Loads nothing yet: the model and its context are made by the first request (a server
+        whose clients never ask for decisions never holds a second llama.cpp context)."""
+        if self.options.path and not Path(self.options.path).is_file():
+            raise FileNotFoundError(f"{self.model_id}: no model file at {self.options.path}")
+        self._started = True
 
     def _load(self) -> None:
+        """Under ``self._lock``."""
         init_backend(log=self.llama_log)
         path = Path(self.options.path) if self.options.path else embedded_model_path()
         threads = self.options.threads or _cpu_count()
@@ -81,6 +87,7 @@ class LlamaDecisionEngine:
 
     def _close(self) -> None:
         with self._lock:
+            self._started = False
             if self._scorer is not None:
                 self._scorer.close()
                 self._scorer = None
@@ -89,7 +96,7 @@ class LlamaDecisionEngine:
                 self._model = None
 
     def state(self) -> str:
-        return "ready" if self._scorer is not None else "loading"
+        return "ready" if self._started else "stopped"
 
     async def generate(
         self, request: ChatRequest, *, urgent: bool = False, on_text: TextSink | None = None
@@ -99,7 +106,7 @@ class LlamaDecisionEngine:
     async def decide(self, request: DecisionRequest, *, urgent: bool = False) -> DecisionResult:
         """Requests run in arrival order (``urgent`` changes nothing: each takes a fraction of a
         second, and every one of them has a client waiting)."""
-        if self._scorer is None:
+        if not self._started:
             raise EngineError("engine_not_ready", "the llama.cpp engine is not started", transient=True)
         cancel = threading.Event()
         try:
@@ -112,6 +119,8 @@ class LlamaDecisionEngine:
         names = list(request.questions)
         questions = [request.questions[name] for name in names]
         with self._lock:
+            if self._started and self._scorer is None:
+                self._load()
             model, scorer = self._model, self._scorer
             if model is None or scorer is None:
                 raise EngineError("engine_stopped", "the engine stopped", transient=True)
