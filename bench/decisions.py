@@ -75,7 +75,8 @@ async def main() -> None:
 
     engine = LlamaDecisionEngine("bench", LlamaCppOptions(ctx_per_slot=2048, weights=args.weights))
     await engine.start()
-    model, scorer = engine._model, engine._scorer
+    await engine.decide(DecisionRequest("Hello.", {"q": {"type": "noul", "instructions": "", "criteria": None}}))
+    model, scorer = engine._model, engine._scorer  # made by the first request
     assert model is not None and scorer is not None
     state = state_text(args.state_tokens, model.tokenize)
     body, errors = normalise_decision_body({"model": "bench", "state": state, "questions": questions(args.questions)})

@@ -13,6 +13,7 @@ from sference_server.domain import decisions
 from sference_server.domain.decisions import DecisionRequest, DecisionResult, normalise_decision_body
 from sference_server.engines.base import ChatRequest, EngineError
 from sference_server.engines.llamacpp.decisions import LlamaDecisionEngine
+from sference_server.engines.llamacpp.model import LlamaModel
 from sference_server.engines.llamacpp.options import LlamaCppOptions
 from sference_server.engines.llamacpp.scoring import Item, Scorer, prefix_free
 
@@ -61,6 +62,13 @@ class Harness:
         body, errors = normalise_decision_body({"model": "decisions", "state": state, "questions": questions})
         assert body is not None, errors
         return self.run(self.engine.decide(DecisionRequest.from_body(body)))
+
+    def loaded(self) -> tuple[LlamaModel, Scorer]:
+        """The engine's model and scorer (made by its first request)."""
+        if self.engine._scorer is None:
+            self.decide("Hello.", {"q": COOKING})
+        assert self.engine._model is not None and self.engine._scorer is not None
+        return self.engine._model, self.engine._scorer
 
     def close(self) -> None:
         self.run(self.engine.stop())
@@ -119,8 +127,7 @@ def test_the_prefix_is_decoded_once(engine: Harness, monkeypatch: pytest.MonkeyP
 
 def test_usage_counts_the_shared_prefix_once(engine: Harness) -> None:
     questions = {"cooking": COOKING, "sentiment": SENTIMENT, "mood": OTHERS["mood"]}
-    model = engine.engine._model
-    assert model is not None
+    model, _ = engine.loaded()
     body, _ = normalise_decision_body({"model": "m", "state": RECIPE, "questions": questions})
     assert body is not None
     chat = model.render_chat(decisions.messages(RECIPE))
@@ -152,15 +159,12 @@ def test_chat_requests_are_refused(engine: Harness) -> None:
 
 def test_branches_in_several_steps_score_like_one(engine: Harness) -> None:
     """One sequence for branches instead of three: more steps, the same results."""
-    model = engine.engine._model
-    assert model is not None
+    model, wide = engine.loaded()
     prefix = model.tokenize(model.render_chat(decisions.messages(HAPPY)))
     items = [
         Item(model.tokenize(f"Question {i}: is it long?\nAnswer:"), prefix_free([[i + 10], [i + 20, 7], [30]], 2))
         for i in range(6)
     ]
-    wide = engine.engine._scorer
-    assert wide is not None
     expected = wide.score(prefix, items)
     narrow = Scorer(model, sequences=2, ctx_per_sequence=512, n_batch=16, threads=2)
     try:
