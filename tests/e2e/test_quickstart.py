@@ -31,7 +31,12 @@ def test_the_seed_example_batch_runs_on_the_embedded_model(start: Start, tmp_pat
     assert f"export SFERENCE_BASE_URL={server.url}" in server.output()
 
     client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key.group(1)}"}, timeout=30)
-    assert [m["id"] for m in client.get("/v1/models").json()["data"]] == [EMBEDDED]
+    served = {m["id"]: m["modality"] for m in client.get("/v1/models").json()["data"]}
+    assert served == {
+        EMBEDDED: "text_generation",
+        "sentence-transformers/all-MiniLM-L6-v2": "text_embedding",
+        "sference/smollm2-135m-decisions": "decisions",
+    }
     created = client.post(
         "/v1/batches", json={"window": "24h", "requests": batch_rows(EXAMPLES / "example_batch.jsonl")}
     )
