@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from ...catalog import ModelCatalog
 from ...config import ModelSpec
-from ...engines.registry import limits, modality
 from ...timeutil import iso
 from ..deps import Reader, ServicesDep
 
@@ -18,8 +18,9 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 
 @router.get("")
 def list_models(services: ServicesDep, _who: Reader) -> dict[str, Any]:
+    catalog = services.core.catalog
     created = int(services.core.started_at)
-    data = [_model(spec, created) for spec in services.core.catalog.specs]
+    data = [_model(catalog, spec, created) for spec in catalog.specs]
     return {
         "object": "list",
         "data": data,
@@ -30,8 +31,9 @@ def list_models(services: ServicesDep, _who: Reader) -> dict[str, Any]:
     }
 
 
-def _model(spec: ModelSpec, created: int) -> dict[str, Any]:
-    bounds = limits(spec)
+def _model(catalog: ModelCatalog, spec: ModelSpec, created: int) -> dict[str, Any]:
+    bounds = catalog.limits(spec.id)
+    assert bounds is not None  # a spec of the catalog
     capabilities: dict[str, Any] = {
         "image_input": False,
         "pdf_input": False,
@@ -49,7 +51,7 @@ def _model(spec: ModelSpec, created: int) -> dict[str, Any]:
         "owned_by": "sference",
         "display_name": spec.display_name or spec.id,
         "provider": spec.id.split("/")[0] if "/" in spec.id else "sference",
-        "modality": modality(spec),
+        "modality": catalog.modality(spec.id),
         "engine": spec.engine,
         "context_tokens": bounds.context,
         "max_input_tokens": bounds.context,  # Anthropic's
