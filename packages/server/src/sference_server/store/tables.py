@@ -46,6 +46,19 @@ users = Table(
     # Console sign-in throttling: consecutive failures, and the lock they earned.
     Column("failed_logins", Integer, nullable=False, server_default=text("0")),
     Column("locked_until", Float),
+    # Per-user limits (None: the server's defaults, config.Settings).
+    Column("requests_per_minute", Integer),
+    Column("max_concurrent_interactive", Integer),
+    Column("max_queued_items", Integer),
+)
+
+# Decaying counts of failed sign-ins per client address ("ip:...") and per username ("user:...").
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("score", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )
 
 # A signed-in browser. The cookie holds a random token; only its SHA-256 is stored.
@@ -74,6 +87,9 @@ device_codes = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Column("last_polled_at", Float),
+    # Where the request came from, shown on the approval page.
+    Column("requested_ip", String(64)),
+    Column("requested_agent", String(300)),
 )
 
 # What an approved device holds: a grant, and its access and (rotating) refresh tokens.
