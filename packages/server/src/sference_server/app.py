@@ -20,6 +20,7 @@ from .api.models.routes import router as models_router
 from .api.oauth.routes import router as oauth_router
 from .api.openai.routes import router as openai_router
 from .api.responses.routes import router as responses_router
+from .api.security_headers import SecurityHeaders
 from .api.streams.routes import router as streams_router
 from .api.versioning import VersionHeader
 from .console import app as console
@@ -44,9 +45,20 @@ def build_app(services: ApiServices, *, run_worker: bool = False) -> FastAPI:
                 await host.stop()
             watcher.stop()
 
-    app = FastAPI(title="sference", version=__version__, lifespan=lifespan, redirect_slashes=False)
+    # Swagger UI loads its scripts from a CDN: off unless SFERENCE_API_DOCS (/openapi.json is always served).
+    docs_url = "/docs" if services.settings.api_docs else None
+    app = FastAPI(
+        title="sference",
+        version=__version__,
+        lifespan=lifespan,
+        redirect_slashes=False,
+        docs_url=docs_url,
+        redoc_url=None,
+    )
     app.state.services = services
     app.add_middleware(VersionHeader)
+    # Added last, so outermost: its headers reach every response, errors of other middleware too.
+    app.add_middleware(SecurityHeaders, no_csp_paths=[docs_url, f"{docs_url}/oauth2-redirect"] if docs_url else [])
     errors.install(app)
     # The events route comes before /v1/responses/{response_id}, which would swallow it.
     routers = (

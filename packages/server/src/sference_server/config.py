@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # 504: below the published CLI's 600 s read timeout, so the client sees the server's answer.
     blocking_response_seconds: float = 300.0
 
+    # Serve Swagger UI at /docs (it loads its scripts and styles from a CDN, so it is off by default).
+    api_docs: bool = False
+
     # Logs: the level of the server's own log, and whether llama.cpp may write its log to stderr.
     log_level: str = "INFO"
     llama_log: bool = False

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from ..api.security_headers import is_https
 from ..domain.versions import CURRENT
 from ..security.principal import Principal
 from ..security.sessions import ConsoleUser
@@ -28,10 +29,6 @@ class SignInRequired(Exception):
 
 class Forbidden(Exception):
     """A form without a valid CSRF token, or a page for admins only."""
-
-
-def is_https(request: Request) -> bool:
-    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https"
 
 
 def set_cookie(response: Response, request: Request, name: str, value: str, *, max_age: int | None = None) -> None:

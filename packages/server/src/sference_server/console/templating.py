@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ..api.security_headers import CONSOLE_CSP
 from ..timeutil import iso
 
 
@@ -22,14 +23,8 @@ def _when(value: object) -> str:
 _env = Environment(loader=PackageLoader("sference_server.console", "templates"), autoescape=select_autoescape())
 _env.filters["when"] = _when
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "frame-ancestors 'none'; form-action 'self'",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
+# The rest (nosniff, framing, referrer, HSTS) comes from the middleware of api/security_headers.py.
+SECURITY_HEADERS = {"Content-Security-Policy": CONSOLE_CSP, "Cache-Control": "no-store"}
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
