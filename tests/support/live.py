@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from sference_server.api.client_address import proxy_options
 from sference_server.app import build_app
 from sference_server.net import listening_socket
 from sference_server.services import ApiServices
@@ -27,7 +28,9 @@ class ThreadServer:
         self.services = services
         sock = listening_socket("127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(build_app(services, run_worker=run_worker), log_level="warning", lifespan="on")
+        app = build_app(services, run_worker=run_worker)
+        proxies = proxy_options(services.settings.trusted_proxies)
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", **proxies)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
 

@@ -179,6 +179,7 @@ def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
 def _run_http(settings: Settings, *, migrate: bool, run_worker: bool, write_cli_credentials: bool) -> None:
     import uvicorn
 
+    from .api.client_address import proxy_options
     from .app import build_app
 
     _logging(settings)
@@ -201,7 +202,8 @@ def _run_http(settings: Settings, *, migrate: bool, run_worker: bool, write_cli_
         _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}")
     url = f"http://{_url_host(settings.host)}:{sock.getsockname()[1]}"
     _banner(url, settings, report, write_cli_credentials=write_cli_credentials, run_worker=run_worker)
-    config = uvicorn.Config(build_app(services, run_worker=run_worker), log_level="warning", access_log=False)
+    app = build_app(services, run_worker=run_worker)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, **proxy_options(settings.trusted_proxies))
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
@@ -302,7 +304,8 @@ def users_set_password(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Set a user's console password (and lift a sign-in lock)."""
+    """Set a user's console password: ends their console sessions and device sign-ins, and
+    forgets their failed sign-ins."""
     _, accounts = _accounts(data_dir, database_url)
     if password is None:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)

@@ -5,6 +5,7 @@ Command-line options of ``sference-server`` override these; ``docs/configuration
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -77,6 +78,20 @@ class Settings(BaseSettings):
     console_url: str | None = None
     # How often a CLI in the device sign-in flow may poll (RFC 8628 "interval").
     device_poll_seconds: float = 5.0
+    # Device sign-in limits per client address: a count of requests that halves every minute
+    # may reach this many (codes asked for; token requests, polls and refreshes).
+    device_codes_per_address: float = 10.0
+    device_tokens_per_address: float = 60.0
+    # How long a device sign-in lasts from its approval; then refreshing fails and the CLI signs in again.
+    device_sign_in_days: float = 30.0
+    # Console sign-in throttling: failures (a count that halves every half-life) per client
+    # address, and per username from addresses that have failed too (security/throttle.py).
+    sign_in_failures_per_address: float = 10.0
+    sign_in_failures_per_user: float = 5.0
+    sign_in_half_life_seconds: float = 600.0
+    # Reverse proxies whose X-Forwarded-For names the client (addresses or networks, comma
+    # separated); default none: the client is the peer of the connection.
+    trusted_proxies: str = ""
 
     models: list[ModelSpec] = Field(default_factory=default_models)
 
@@ -127,6 +142,13 @@ class Settings(BaseSettings):
         # SFERENCE_LLAMA_LOG=1 is documented, but any value other than empty/0/false/no/off turns it on.
         if isinstance(value, str):
             return value.strip().lower() not in ("", "0", "false", "no", "off")
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.replace(",", " ").split():
+            ipaddress.ip_network(part, strict=False)  # a ValueError names the part
+        return value
+
         return value
 
     def resolved_database_url(self) -> str:

@@ -7,12 +7,16 @@ import hmac
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ..security.sessions import LockedOut, SignInFailed
+from ..api.client_address import client_address
+from ..security.sessions import SignInFailed
 from ..services import ApiServices
 from .auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, User, check_csrf, new_login_csrf, safe_next, set_cookie
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
+
+# One answer for a wrong password, an unknown user and a throttled attempt (security/throttle.py).
+SIGN_IN_FAILED = "Wrong username or password, or too many failed sign-ins from here: try again in a few minutes."
 
 
 @router.get("/")
@@ -61,20 +65,11 @@ async def login(request: Request) -> Response:
             status_code=403,
             error="Your sign-in form expired. Please try again.",
         )
+    address = client_address(request)
     try:
-        token = services.sessions.sign_in(username, password)
-    except LockedOut as exc:
-        return _login_form(
-            request,
-            next=next_path,
-            username=username,
-            status_code=429,
-            error=f"Too many failed sign-ins. Try again in {int(exc.seconds) + 1} seconds.",
-        )
+        token = await services.sessions.sign_in(username, password, address=address)
     except SignInFailed:
-        return _login_form(
-            request, next=next_path, username=username, status_code=401, error="Wrong username or password."
-        )
+        return _login_form(request, next=next_path, username=username, status_code=401, error=SIGN_IN_FAILED)
     response = RedirectResponse(next_path, status_code=303)
     set_cookie(response, request, SESSION_COOKIE, token)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")

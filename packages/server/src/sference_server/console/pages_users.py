@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..errors import ServiceError
 from ..security.accounts import check_password
-from ..security.passwords import hash_password
+from ..security.passwords import hash_off_loop
 from ..services import ApiServices
-from .auth import Admin, check_csrf
+from .auth import SESSION_COOKIE, Admin, check_csrf
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -37,7 +40,7 @@ async def create_user(request: Request, admin: Admin) -> Response:
     role = "admin" if form.get("role") == "admin" else "user"
     try:
         check_password(password)
-        services.accounts.create_user(username, role=role, password_hash=hash_password(password))
+        services.accounts.create_user(username, role=role, password_hash=await hash_off_loop(password))
     except ServiceError as exc:
         return _page(request, error=exc.detail, status_code=exc.status_code)
     return _page(request, message=f"Created {role} {username}.")
@@ -50,8 +53,14 @@ async def change_user(request: Request, user_id: str, action: str, admin: Admin)
     services: ApiServices = request.app.state.services
     try:
         if action == "password":
-            services.accounts.set_password(user_id, str(form.get("password", "")))
-            message = "Password changed."
+            password = str(form.get("password", ""))
+            check_password(password)
+            # Changing one's own password keeps this session; every other session and device ends.
+            keep = request.cookies.get(SESSION_COOKIE) if user_id == admin.user_id else None
+            store = partial(services.accounts.store_password, keep_session=keep)
+            await anyio.to_thread.run_sync(store, user_id, await hash_off_loop(password))
+            ended = "your other sessions" if keep else "the user's console sessions"
+            message = f"Password changed: {ended} and device sign-ins have ended."
         elif action in ("disable", "enable"):
             if user_id == admin.user_id:
                 return _page(request, error="You cannot disable yourself.", status_code=400)

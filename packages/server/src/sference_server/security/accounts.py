@@ -10,12 +10,16 @@ from ..ids import uuid7
 from ..store import users as store
 from ..store.console import delete_sessions_of
 from ..store.database import Database, Duplicate
+from ..store.oauth import end_grants_of
 from ..store.records import ApiKey, User
+from ..store.sign_in_failures import forget as forget_failures
 from ..timeutil import now
 from .device_flow import ACCESS_PREFIX, DeviceFlow
 from .keys import DEFAULT_SCOPES, SCOPES, display_prefix, hash_key, new_key
 from .passwords import hash_password
 from .principal import Principal
+from .sessions import session_digest
+from .throttle import user_key
 
 ROLES = ("admin", "user")
 _TOUCH_EVERY_SECONDS = 60.0
@@ -168,10 +172,24 @@ class Accounts:
             api_version=row.api_version,
         )
 
-    def set_password(self, user_id: str, password: str) -> None:
+    def set_password(self, user_id: str, password: str, *, keep_session: str | None = None) -> None:
+        """Check and hash ``password`` here (the command line; the console hashes off its event
+        loop and calls ``store_password``)."""
         check_password(password)
+        self.store_password(user_id, hash_password(password), keep_session=keep_session)
+
+    def store_password(self, user_id: str, password_hash: str, *, keep_session: str | None = None) -> None:
+        """A new password ends the user's console sessions and device sign-ins (whoever knew the
+        old one is out), except ``keep_session``: the token of the console session that changed
+        its own password. It also forgets the username's failed sign-ins."""
         with self.db.write() as conn:
-            store.set_password(conn, user_id, hash_password(password))
+            username = store.username_of(conn, user_id)
+            if username is None:
+                raise NotFound(f"no user with id {user_id!r}")
+            store.set_password(conn, user_id, password_hash)
+            delete_sessions_of(conn, user_id, keep=session_digest(keep_session) if keep_session else None)
+            end_grants_of(conn, user_id, now=now())
+            forget_failures(conn, [user_key(username)])
 
     def set_disabled(self, user_id: str, disabled: bool) -> None:
         """A disabled user's keys, device sign-ins and console sessions stop working at once."""

@@ -9,6 +9,7 @@ from ..core import Core
 from ..security.accounts import Accounts
 from ..security.device_flow import DeviceFlow
 from ..security.sessions import ConsoleSessions
+from ..security.throttle import SignInLimits, SignInThrottle
 from ..store.database import Database
 from .batches import BatchService
 from .events import EventService
@@ -49,7 +50,7 @@ class ApiServices:
             core=core,
             lifecycle=lifecycle,
             accounts=Accounts(db, device_flow),
-            sessions=ConsoleSessions(db),
+            sessions=ConsoleSessions(db, SignInThrottle(db, sign_in_limits(settings))),
             device_flow=device_flow,
             batches=batches,
             streams=StreamService(db, lifecycle),
@@ -70,3 +71,11 @@ class ApiServices:
 
     def close(self) -> None:
         self.core.close()
+
+
+def sign_in_limits(settings: Settings) -> SignInLimits:
+    return SignInLimits(
+        per_address=settings.sign_in_failures_per_address,
+        per_user=settings.sign_in_failures_per_user,
+        half_life=settings.sign_in_half_life_seconds,
+    )

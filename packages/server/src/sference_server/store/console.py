@@ -1,10 +1,10 @@
-"""Console sessions and sign-in throttling."""
+"""Console sessions."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 
 from .database import Tx
 from .records import SessionUser
@@ -28,21 +28,13 @@ def delete_session(conn: Tx, token_hash: str) -> None:
     conn.execute(delete(console_sessions).where(console_sessions.c.token_hash == token_hash))
 
 
-def delete_sessions_of(conn: Tx, user_id: str) -> None:
-    conn.execute(delete(console_sessions).where(console_sessions.c.user_id == user_id))
+def delete_sessions_of(conn: Tx, user_id: str, *, keep: str | None = None) -> None:
+    """All the user's sessions but the one whose token hash is ``keep``."""
+    query = delete(console_sessions).where(console_sessions.c.user_id == user_id)
+    if keep is not None:
+        query = query.where(console_sessions.c.token_hash != keep)
+    conn.execute(query)
 
 
 def delete_expired_sessions(conn: Tx, *, now: float) -> None:
     conn.execute(delete(console_sessions).where(console_sessions.c.expires_at <= now))
-
-
-def record_failure(conn: Tx, user_id: str, *, locked_until: float | None) -> None:
-    conn.execute(
-        update(users)
-        .where(users.c.id == user_id)
-        .values(failed_logins=users.c.failed_logins + 1, locked_until=locked_until)
-    )
-
-
-def reset_failures(conn: Tx, user_id: str) -> None:
-    conn.execute(update(users).where(users.c.id == user_id).values(failed_logins=0, locked_until=None))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from .database import Tx
 from .records import DeviceCode, Grant, TokenGrant
@@ -92,3 +92,14 @@ def list_grants(conn: Tx, user_id: str) -> list[Grant]:
         .order_by(oauth_grants.c.created_at.desc())
     )
     return [Grant.from_row(r) for r in conn.execute(query)]
+
+
+def end_grants_of(conn: Tx, user_id: str, *, now: float) -> None:
+    """Revoke all the user's device sign-ins and delete their tokens."""
+    grant_ids = select(oauth_grants.c.id).where(oauth_grants.c.user_id == user_id).scalar_subquery()
+    conn.execute(delete(oauth_tokens).where(oauth_tokens.c.grant_id.in_(grant_ids)))
+    conn.execute(
+        update(oauth_grants)
+        .where(oauth_grants.c.user_id == user_id, oauth_grants.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )

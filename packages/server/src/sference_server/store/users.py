@@ -29,6 +29,10 @@ def user_by_name(conn: Tx, username: str) -> User | None:
     return User.from_row(row) if row is not None else None
 
 
+def username_of(conn: Tx, user_id: str) -> str | None:
+    return conn.execute(select(users.c.username).where(users.c.id == user_id)).scalar_one_or_none()
+
+
 def list_users(conn: Tx) -> list[User]:
     return [User.from_row(r) for r in conn.execute(select(users).order_by(users.c.created_at))]
 
