@@ -19,6 +19,7 @@ from .api.health.routes import router as health_router
 from .api.models.routes import router as models_router
 from .api.oauth.routes import router as oauth_router
 from .api.openai.routes import router as openai_router
+from .api.quotas import EndTurns
 from .api.responses.routes import router as responses_router
 from .api.security_headers import SecurityHeaders
 from .api.streams.routes import router as streams_router
@@ -57,6 +58,7 @@ def build_app(services: ApiServices, *, run_worker: bool = False) -> FastAPI:
     )
     app.state.services = services
     app.add_middleware(VersionHeader)
+    app.add_middleware(EndTurns)  # ends interactive turns (api/quotas.py) once a response is sent
     # Added last, so outermost: its headers reach every response, errors of other middleware too.
     app.add_middleware(SecurityHeaders, no_csp_paths=[docs_url, f"{docs_url}/oauth2-redirect"] if docs_url else [])
     errors.install(app)

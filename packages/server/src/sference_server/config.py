@@ -113,6 +113,13 @@ class Settings(BaseSettings):
     max_batch_bytes: int = 2 * 1024**3
     max_batch_requests: int = 1_000_000
     max_request_bytes: int = 8 * 1024**2  # any other JSON body (POST /v1/responses, ...)
+    # Per-user limits, the defaults (an admin sets a user's own: sference-server users set-limits);
+    # 0: no limit. Requests per minute counts every authenticated API request, per API process.
+    requests_per_minute: int = Field(default=6000, ge=0)
+    # Interactive requests (a client waits on the connection) running at once, per API process.
+    max_concurrent_interactive: int = Field(default=64, ge=0)
+    # Items queued or running (batch rows, stream items, background responses) at submit time.
+    max_queued_items: int = Field(default=10_000_000, ge=0)
     # How long a blocking request (chat completions, responses) may wait for its answer.
     interactive_timeout_seconds: float = 600.0
     # How long POST /v1/responses waits (API versions that block) before it cancels and answers

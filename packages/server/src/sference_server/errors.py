@@ -11,6 +11,7 @@ Services raise these; one handler in ``api/errors.py`` renders every one of them
     ├── Conflict              409  the object is in a state that forbids the action
     ├── PayloadTooLarge       413  request body above the configured limit
     ├── UnsupportedMediaType  415  body is not JSON
+    ├── TooManyRequests       429  a per-user limit is reached (``Retry-After``; ``extra`` names it)
     └── ServiceUnavailable    503  store or engine not ready
 
 ``domain.states.IllegalTransition`` (a ``Conflict``) is raised by guarded state changes that
@@ -57,6 +58,16 @@ class PayloadTooLarge(ServiceError):
 
 class UnsupportedMediaType(ServiceError):
     status_code = 415
+
+
+class TooManyRequests(ServiceError):
+    """``extra``: ``{"limit": <its name>, "max": <the user's value>, ...}``; ``retry_after``: seconds."""
+
+    status_code = 429
+
+    def __init__(self, detail: str, *, limit: str, maximum: int, retry_after: int, **more: int) -> None:
+        super().__init__(detail, extra={"limit": limit, "max": maximum, **more})
+        self.retry_after = max(1, retry_after)
 
 
 class ServiceUnavailable(ServiceError):

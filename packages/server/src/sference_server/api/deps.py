@@ -10,6 +10,7 @@ from ..domain.versions import ApiVersion
 from ..security.accounts import require_scope
 from ..security.principal import Principal
 from ..services import ApiServices
+from .quotas import admit
 from .versioning import chosen, resolve_for
 
 
@@ -28,9 +29,11 @@ def bearer_token(request: Request) -> str | None:
 
 
 def principal(request: Request) -> Principal:
-    """The caller; also settles which API version answers (api/versioning.py)."""
+    """The caller; also settles which API version answers (api/versioning.py) and counts the
+    request against the caller's requests per minute (a 429 past it; api/quotas.py)."""
     who = services(request).accounts.authenticate(bearer_token(request))
     resolve_for(request, who)
+    admit(request, who)
     return who
 
 

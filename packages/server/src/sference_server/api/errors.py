@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import ServiceError, Unauthorized
+from ..errors import ServiceError, TooManyRequests, Unauthorized
 from ..render import anthropic
 
 log = logging.getLogger("sference.api")
@@ -49,11 +49,14 @@ def render(
     if not path.startswith(OPENAI_PREFIX):
         return error_response(status_code, detail, extra, headers)
     first = extra[0] if isinstance(extra, list) and extra and isinstance(extra[0], dict) else {}
+    code = first.get("message") if status_code == 404 or first.get("message") == "model_not_found" else None
+    if isinstance(extra, dict) and "limit" in extra:  # TooManyRequests: which limit
+        code = extra["limit"]
     error = {
         "message": detail,
         "type": OPENAI_TYPES.get(status_code, "server_error" if status_code >= 500 else "invalid_request_error"),
         "param": first.get("loc"),
-        "code": first.get("message") if status_code == 404 or first.get("message") == "model_not_found" else None,
+        "code": code,
     }
     return JSONResponse({"error": error}, status_code=status_code, headers=headers)
 
@@ -61,6 +64,8 @@ def render(
 def service_error(request: Request, exc: ServiceError) -> JSONResponse:
     """The API's response to a ServiceError (what ``install`` registers; others may delegate to it)."""
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     return render(request, exc.status_code, exc.detail, exc.extra, headers)
 
 

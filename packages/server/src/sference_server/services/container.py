@@ -17,6 +17,7 @@ from .files import FileService
 from .interactive import Interactive
 from .lifecycle import Lifecycle
 from .openai_batches import OpenAIBatches
+from .quotas import Quotas
 from .responses import ResponseService
 from .streams import StreamService
 
@@ -35,6 +36,7 @@ class ApiServices:
     files: FileService
     openai_batches: OpenAIBatches
     interactive: Interactive
+    quotas: Quotas
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> ApiServices:
@@ -43,7 +45,14 @@ class ApiServices:
     @classmethod
     def on(cls, core: Core) -> ApiServices:
         db, settings = core.db, core.settings
-        lifecycle = Lifecycle(db, core.catalog, core.work_signal, core.events_signal, core.live)
+        lifecycle = Lifecycle(
+            db,
+            core.catalog,
+            core.work_signal,
+            core.events_signal,
+            core.live,
+            max_queued_items=settings.max_queued_items,
+        )
         device_flow = DeviceFlow(db, interval=settings.device_poll_seconds)
         batches = BatchService(db, settings, lifecycle)
         return cls(
@@ -59,6 +68,7 @@ class ApiServices:
             files=FileService(db, settings.max_batch_bytes),
             openai_batches=OpenAIBatches(db, settings, lifecycle, batches),
             interactive=Interactive(db, lifecycle, settings.interactive_timeout_seconds),
+            quotas=Quotas(db, settings),
         )
 
     @property

@@ -21,8 +21,10 @@ from ..domain.decisions import normalise_decision_body
 from ..domain.embeddings import normalise_embedding_body
 from ..domain.endpoints import DECISIONS, ENDPOINT_OF_MODALITY, TEXT_EMBEDDING, TEXT_GENERATION
 from ..domain.outcome import ItemError
+from ..domain.quotas import MAX_QUEUED_ITEMS
 from ..domain.states import ACTIVE_ITEM_STATUSES, IllegalTransition, ItemStatus, Priority
 from ..domain.windows import BATCH_WINDOWS
+from ..errors import TooManyRequests
 from ..ids import uuid7
 from ..live import LiveText
 from ..notify import Signal
@@ -33,9 +35,13 @@ from ..store import queue
 from ..store.changes import CANCELS_CHANNEL, WORK_CHANNEL, announce
 from ..store.database import Database, Tx
 from ..store.items import NewItem
+from ..store.quotas import active_item_count, lock_user_limits
 from ..store.records import Batch, Item
 from ..timeutil import now
 from .batch_rows import ParsedBatch
+
+# A client refused for a full queue may try again after this many seconds (items take time to finish).
+QUEUE_RETRY_SECONDS = 30
 
 
 class Lifecycle:
@@ -46,8 +52,12 @@ class Lifecycle:
         work_signal: Signal,
         events_signal: Signal,
         live: LiveText | None = None,
+        max_queued_items: int = 0,
     ) -> None:
+        """``max_queued_items``: the default of the per-user limit on queued and running items
+        (0: none); a user's own value (``users.max_queued_items``) wins."""
         self.db = db
+        self.max_queued_items = max_queued_items
         self.catalog = catalog
         self.work_signal = work_signal
         self.events_signal = events_signal
@@ -118,6 +128,8 @@ class Lifecycle:
         accepted = now()
         item_id = item_id or uuid7()
         with self.db.write() as tx:
+            if priority != Priority.INTERACTIVE:
+                self._check_queue_room(tx, who, adding=1)
             if before_insert is not None:
                 window_seconds = before_insert(tx, accepted) or window_seconds
             new = NewItem(
@@ -146,6 +158,7 @@ class Lifecycle:
         accepted = now()
         deadline = accepted + BATCH_WINDOWS[parsed.window]
         with self.db.write() as tx:
+            self._check_queue_room(tx, who, adding=parsed.count)
             batch_store.insert_batch(
                 tx,
                 batch_store.NewBatch(
@@ -179,6 +192,26 @@ class Lifecycle:
         assert batch is not None
         self.work_signal.fire()
         return batch
+
+    def _check_queue_room(self, tx: Tx, who: Principal, *, adding: int) -> None:
+        """A 429 unless the user's queued and running items plus ``adding`` stay within their
+        ``max_queued_items``: a submission is taken whole or not at all. Interactive requests are
+        not counted here (their limit is ``max_concurrent_interactive``, services/quotas.py)."""
+        own = lock_user_limits(tx, who.user_id)
+        maximum = own.max_queued_items if own is not None and own.max_queued_items else self.max_queued_items
+        if maximum <= 0:
+            return
+        active = active_item_count(tx, who.user_id)
+        if active + adding > maximum:
+            raise TooManyRequests(
+                f"queue limit: user {who.username!r} has {active} items queued or running and may have "
+                f"{maximum} (max_queued_items); this submission adds {adding}",
+                limit=MAX_QUEUED_ITEMS,
+                maximum=maximum,
+                retry_after=QUEUE_RETRY_SECONDS,
+                queued=active,
+                adding=adding,
+            )
 
     @staticmethod
     def _insert(tx: Tx, new: Iterator[NewItem]) -> None:

@@ -251,6 +251,13 @@ items = Table(
         sqlite_where=text("status = 'running'"),
         postgresql_where=text("status = 'running'"),
     ),
+    # The queued-items limit: a user's queued and running items (store/quotas.py).
+    Index(
+        "ix_items_user_active",
+        "user_id",
+        sqlite_where=text("status IN ('queued', 'running')"),
+        postgresql_where=text("status IN ('queued', 'running')"),
+    ),
     Index(
         "ix_items_running_owner",
         "lease_owner",

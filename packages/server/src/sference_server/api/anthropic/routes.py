@@ -22,6 +22,7 @@ from ...render.anthropic import message_object
 from ...services.interactive import raise_for_failure
 from ..bodies import read_json
 from ..deps import ServicesDep, Writer
+from ..quotas import interactive_turn
 from .streaming import message_stream
 
 router = APIRouter(tags=["anthropic"])
@@ -32,6 +33,7 @@ PATH = "/v1/messages"
 async def create_message(request: Request, services: ServicesDep, who: Writer) -> Response:
     body = await read_json(request, services.settings.max_request_bytes, "SFERENCE_MAX_REQUEST_BYTES")
     chat = _validated(services, body)
+    interactive_turn(request, who)
     if body.get("stream"):
         return await message_stream(services, who, request, chat)
     item = await anyio.to_thread.run_sync(services.interactive.submit, who, chat)

@@ -11,6 +11,7 @@ from ...domain.endpoints import DECISIONS
 from ...render.answers import answer
 from ..bodies import read_json
 from ..deps import ServicesDep, Writer
+from ..quotas import interactive_turn
 
 router = APIRouter(tags=["decisions"])
 
@@ -19,4 +20,5 @@ router = APIRouter(tags=["decisions"])
 async def create_decision(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
     body = await read_json(request, services.settings.max_request_bytes, "SFERENCE_MAX_REQUEST_BYTES")
     normalised = services.interactive.validate(body, modality=DECISIONS)
+    interactive_turn(request, who)
     return answer(await services.interactive.run(who, normalised, gone=request.is_disconnected))

@@ -11,6 +11,7 @@ from ...domain.endpoints import TEXT_EMBEDDING
 from ...render.answers import answer
 from ..bodies import read_json
 from ..deps import ServicesDep, Writer
+from ..quotas import interactive_turn
 
 router = APIRouter(tags=["embeddings"])
 
@@ -20,4 +21,5 @@ router = APIRouter(tags=["embeddings"])
 async def create_embeddings(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
     body = await read_json(request, services.settings.max_request_bytes, "SFERENCE_MAX_REQUEST_BYTES")
     normalised = services.interactive.validate(body, modality=TEXT_EMBEDDING)
+    interactive_turn(request, who)
     return answer(await services.interactive.run(who, normalised, gone=request.is_disconnected))

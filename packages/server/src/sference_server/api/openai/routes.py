@@ -23,6 +23,7 @@ from ...services.interactive import raise_for_failure
 from ...services.openai_batches import BatchCreate
 from ..bodies import read_json, refuse_declared_excess
 from ..deps import Reader, ServicesDep, Writer
+from ..quotas import interactive_turn
 from .streaming import chat_stream, response_stream
 
 router = APIRouter(tags=["openai"])
@@ -121,6 +122,7 @@ async def chat_completions(request: Request, services: ServicesDep, who: Writer)
     """Blocking, or ``stream: true``: server-sent events as the engine makes the answer."""
     body = await read_json(request, services.settings.max_request_bytes, REQUEST_LIMIT)
     chat = services.interactive.validate(body)
+    interactive_turn(request, who)
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return await chat_stream(services, who, request, chat, include_usage=include_usage)
@@ -142,6 +144,8 @@ async def create_response(request: Request, services: ServicesDep, who: Writer) 
     background = bool(body.get("background"))
     metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
     priority = Priority.QUEUED if background else Priority.INTERACTIVE
+    if not background:
+        interactive_turn(request, who)
     if body.get("stream"):
         return await response_stream(services, who, request, chat, priority=priority, metadata=metadata)
     item = await anyio.to_thread.run_sync(

@@ -13,6 +13,7 @@ from ...render import sference as render
 from ...render.pages import openai_list
 from ..bodies import read_json
 from ..deps import Reader, ServicesDep, Version, Writer
+from ..quotas import interactive_turn
 
 router = APIRouter(prefix="/v1/responses", tags=["responses"])
 
@@ -25,6 +26,8 @@ async def create_response(request: Request, services: ServicesDep, who: Writer, 
     body = await read_json(request, services.settings.max_request_bytes, "SFERENCE_MAX_REQUEST_BYTES")
     blocking = version.blocking_responses and isinstance(body, dict) and not _queues(body)
     priority = Priority.INTERACTIVE if blocking else Priority.QUEUED
+    if blocking:
+        interactive_turn(request, who)
     item = await anyio.to_thread.run_sync(lambda: services.responses.create(who, body, priority=priority))
     if blocking:
         item = await services.interactive.wait(

@@ -1,0 +1,38 @@
+"""Per-user limits as stored (``users``), and the count the queued-items limit is checked against."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, text, update
+
+from ..domain.quotas import LIMIT_NAMES, UserLimits
+from .database import Tx
+from .tables import items, users
+
+_LIMIT_COLUMNS = [users.c[name] for name in LIMIT_NAMES]
+# The condition of the partial index ``ix_items_user_active`` (tables.py), as literal SQL: SQLite
+# uses a partial index only for a query that states its condition with the same constants.
+ACTIVE_CONDITION = "status IN ('queued', 'running')"
+
+
+def user_limits(conn: Tx, user_id: str) -> UserLimits | None:
+    """The user's own values (None each: the default); None if there is no such user."""
+    row = conn.execute(select(*_LIMIT_COLUMNS).where(users.c.id == user_id)).first()
+    return UserLimits(**row._mapping) if row is not None else None
+
+
+def set_user_limits(conn: Tx, user_id: str, values: dict[str, int | None]) -> bool:
+    """Set some of the user's limits (None: back to the default); False if there is no such user."""
+    return conn.execute(update(users).where(users.c.id == user_id).values(**values)).rowcount == 1
+
+
+def lock_user_limits(tx: Tx, user_id: str) -> UserLimits | None:
+    """``user_limits``, with the user's row locked until the transaction ends (PostgreSQL; SQLite
+    writes one transaction at a time anyway): submissions of one user are checked one at a time."""
+    row = tx.execute(select(*_LIMIT_COLUMNS).where(users.c.id == user_id).with_for_update()).first()
+    return UserLimits(**row._mapping) if row is not None else None
+
+
+def active_item_count(conn: Tx, user_id: str) -> int:
+    """The user's queued and running items (index ``ix_items_user_active``)."""
+    query = select(func.count()).select_from(items).where(items.c.user_id == user_id, text(ACTIVE_CONDITION))
+    return int(conn.execute(query).scalar_one())
