@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from . import __version__
-from .api import errors
+from .api import errors, openapi
 from .api.anthropic.routes import router as anthropic_router
 from .api.auth.routes import router as auth_router
 from .api.batches.routes import router as batches_router
+from .api.body_limits import BodyLimits
 from .api.decisions.routes import router as decisions_router
 from .api.embeddings.routes import router as embeddings_router
 from .api.events.routes import router as events_router
@@ -26,6 +27,7 @@ from .api.streams.routes import router as streams_router
 from .api.versioning import VersionHeader
 from .console import app as console
 from .services import ApiServices
+from .services.housekeeping import Housekeeping
 from .worker.runtime import WorkerRuntime
 
 
@@ -37,11 +39,16 @@ def build_app(services: ApiServices, *, run_worker: bool = False) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         watcher = services.core.watch_changes()
         host = WorkerRuntime(services.core) if run_worker else None
+        housekeeping = Housekeeping(services.core) if host is None else None  # a worker sweeps itself
         if host is not None:
             await host.start()
+        if housekeeping is not None:
+            housekeeping.start()
         try:
             yield
         finally:
+            if housekeeping is not None:
+                await housekeeping.stop()
             if host is not None:
                 await host.stop()
             watcher.stop()
@@ -59,9 +66,12 @@ def build_app(services: ApiServices, *, run_worker: bool = False) -> FastAPI:
     app.state.services = services
     app.add_middleware(VersionHeader)
     app.add_middleware(EndTurns)  # ends interactive turns (api/quotas.py) once a response is sent
+    # Before routing and authentication: a body above its route's limit is refused as it arrives.
+    app.add_middleware(BodyLimits, settings=services.settings)
     # Added last, so outermost: its headers reach every response, errors of other middleware too.
     app.add_middleware(SecurityHeaders, no_csp_paths=[docs_url, f"{docs_url}/oauth2-redirect"] if docs_url else [])
     errors.install(app)
+    openapi.install(app)
     # The events route comes before /v1/responses/{response_id}, which would swallow it.
     routers = (
         health_router,

@@ -83,7 +83,7 @@ def test_a_batch_that_finished_first_is_left_as_it_ended(
     user, _ = make_user("ann")
     batch_id, (only,) = seed_batch(db, user, 1)
     complete(db, only)
-    assert services.lifecycle.cancel_batch(batch_id, CANCELLED) is False
+    assert services.lifecycle.cancel_batch(batch_id) is False
     assert batch_row(db, batch_id).status == "completed"
     assert_counters_match(db, batch_id)
 

@@ -2,20 +2,21 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 
 from sference_server.domain.outcome import ChatOutput, ItemError, Timings, Usage
-from sference_server.domain.states import ACTIVE_ITEM_STATUSES, ItemStatus
+from sference_server.domain.states import ItemStatus
 from sference_server.ids import uuid7
 from sference_server.store import queue
-from sference_server.store.batches import get_batch
+from sference_server.store.batches import begin_cancel, get_batch
+from sference_server.store.cancels import cancel_batch_items
 from sference_server.store.database import Database
 from sference_server.store.items import NewItem, insert_items
 from sference_server.store.streams import count_new_item, get_stream, insert_stream
 from sference_server.timeutil import now
 from support.store import assert_counters_match, batch_row, events, item_rows, seed_batch
 
-CANCELLED = ItemError("batch_cancelled", "cancelled by the test")
 
 
 def claim(
@@ -148,12 +149,13 @@ def test_lost_leases_are_reclaimed_then_given_up(db: Database, make_user: Callab
     user, _ = make_user("ann")
     batch_id, (item_id,) = seed_batch(db, user, 1)
     for attempt in (1, 2):
-        (item,) = claim(db, worker=f"w{attempt}", lease=1.0)
+        (item,) = claim(db, worker=f"w{attempt}", lease=0.3)
         assert item.attempts == attempt
         with db.write() as conn:
             assert queue.reclaim_expired_leases(conn, max_attempts=2, now=now()) == (0, 0)  # lease still valid
+        time.sleep(0.4)  # leases run on the database's clock: let it pass
         with db.write() as conn:
-            requeued, failed = queue.reclaim_expired_leases(conn, max_attempts=2, now=now() + 2)
+            requeued, failed = queue.reclaim_expired_leases(conn, max_attempts=2, now=now())
         assert (requeued, failed) == ((1, 0) if attempt == 1 else (0, 1))
     (row,) = item_rows(db, batch_id)
     assert row.status == "failed" and json.loads(row.error)["code"] == "worker_lost"
@@ -205,15 +207,14 @@ def test_cancel_stops_queued_and_running_items(db: Database, make_user: Callable
     batch_id, ids = seed_batch(db, user, 3)
     running = claim(db, limit=1)[0]
     with db.write() as conn:
-        cancelled = queue.cancel(
-            conn, queue.Scope(batch_id=batch_id), statuses=ACTIVE_ITEM_STATUSES, error=CANCELLED, now=now()
-        )
-    assert cancelled == len(ids)
+        begin_cancel(conn, batch_id, now=now())
+    assert cancel_batch_items(db, batch_id)
     assert sorted(r.id for r in item_rows(db, batch_id) if r.status == "cancelled") == sorted(ids)
     assert batch_row(db, batch_id).status == "cancelled"
     assert record(db, "w1", done(running.id)) == set()
     with db.write() as conn:
-        assert queue.extend_leases(conn, worker_id="w1", lease_seconds=60, now=now()) == set()
+        assert queue.extend_leases(conn, worker_id="w1", item_ids=[running.id], lease_seconds=60) == set()
+    assert_counters_match(db, batch_id)
 
 
 def test_concurrent_claims_never_hand_out_an_item_twice(

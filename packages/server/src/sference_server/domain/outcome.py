@@ -198,3 +198,8 @@ class ItemError:
     def from_json(cls, text: str) -> ItemError:
         document = json.loads(text)
         return cls(str(document.get("code", "")), str(document.get("message", "")))
+
+
+# What a cancelled batch's or stream's items end with.
+BATCH_CANCELLED = ItemError("batch_cancelled", "the batch was cancelled before this request finished")
+STREAM_CANCELLED = ItemError("stream_cancelled", "the stream was cancelled before this request started")

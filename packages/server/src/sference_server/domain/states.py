@@ -4,14 +4,17 @@ Item:  queued -> running -> completed | failed | cancelled | expired
           \\-----------------------------> cancelled | expired
 A running item whose lease ran out, or whose engine error is transient, goes back to queued.
 
-Batch: pending (nothing started) -> running -> completed | failed | cancelled.
+Batch: pending (nothing started) -> running -> completed | failed | cancelling -> cancelled.
+A cancel first marks the batch ``cancelling`` (nothing of it is claimed from then on), then
+cancels its items in bounded transactions, then marks it ``cancelled``; a cancel interrupted by a
+crash is finished by the next sweep.
 A finished batch is ``completed`` when at least one item completed, otherwise ``failed`` with an
 error saying why (every request failed, or the window ran out before any finished).
 
 Stream: open -> cancelled -> archived (or open -> archived).
 
 OpenAI batch (what ``/openai/v1/batches`` reports, derived from the batch it wraps):
-in_progress -> completed | expired | failed | cancelled; a batch whose input file failed
+in_progress -> completed | expired | failed | cancelling -> cancelled; a batch whose input file failed
 validation is ``failed`` from the start.
 
 The store moves rows only along these tables: every status change is a guarded UPDATE whose
@@ -41,6 +44,7 @@ class BatchStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLING = "cancelling"
     CANCELLED = "cancelled"
 
 
@@ -52,6 +56,7 @@ class StreamStatus(StrEnum):
 
 class OpenAIBatchStatus(StrEnum):
     IN_PROGRESS = "in_progress"
+    CANCELLING = "cancelling"
     COMPLETED = "completed"
     EXPIRED = "expired"
     FAILED = "failed"
@@ -71,9 +76,10 @@ ITEM_TRANSITIONS: Mapping[ItemStatus, frozenset[ItemStatus]] = {
 
 BATCH_TRANSITIONS: Mapping[BatchStatus, frozenset[BatchStatus]] = {
     BatchStatus.PENDING: frozenset(
-        {BatchStatus.RUNNING, BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.CANCELLED}
+        {BatchStatus.RUNNING, BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.CANCELLING}
     ),
-    BatchStatus.RUNNING: frozenset({BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.CANCELLED}),
+    BatchStatus.RUNNING: frozenset({BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.CANCELLING}),
+    BatchStatus.CANCELLING: frozenset({BatchStatus.CANCELLED}),
     BatchStatus.COMPLETED: frozenset(),
     BatchStatus.FAILED: frozenset(),
     BatchStatus.CANCELLED: frozenset(),
@@ -88,12 +94,13 @@ STREAM_TRANSITIONS: Mapping[StreamStatus, frozenset[StreamStatus]] = {
 OPENAI_BATCH_TRANSITIONS: Mapping[OpenAIBatchStatus, frozenset[OpenAIBatchStatus]] = {
     OpenAIBatchStatus.IN_PROGRESS: frozenset(
         {
+            OpenAIBatchStatus.CANCELLING,
             OpenAIBatchStatus.COMPLETED,
             OpenAIBatchStatus.EXPIRED,
             OpenAIBatchStatus.FAILED,
-            OpenAIBatchStatus.CANCELLED,
         }
     ),
+    OpenAIBatchStatus.CANCELLING: frozenset({OpenAIBatchStatus.CANCELLED}),
     OpenAIBatchStatus.COMPLETED: frozenset(),
     OpenAIBatchStatus.EXPIRED: frozenset(),
     OpenAIBatchStatus.FAILED: frozenset(),
@@ -131,6 +138,8 @@ ACTIVE_ITEM_STATUSES = tuple(s for s in ItemStatus if not is_terminal(ITEM_TRANS
 TERMINAL_ITEM_STATUSES = tuple(s for s in ItemStatus if is_terminal(ITEM_TRANSITIONS, s))
 ACTIVE_BATCH_STATUSES = tuple(s for s in BatchStatus if not is_terminal(BATCH_TRANSITIONS, s))
 TERMINAL_BATCH_STATUSES = tuple(s for s in BatchStatus if is_terminal(BATCH_TRANSITIONS, s))
+# Batches whose queued items may be claimed (a cancelling batch is active but not runnable).
+RUNNABLE_BATCH_STATUSES = (BatchStatus.PENDING, BatchStatus.RUNNING)
 
 # The batch/stream counter column that holds the number of items in each status.
 COUNTER_COLUMN = {status: f"{status.value}_count" for status in ItemStatus}

@@ -35,6 +35,8 @@ def batch_status(record: OpenAIBatch) -> OpenAIBatchStatus:
     status = record.batch.status
     if status in (BatchStatus.PENDING, BatchStatus.RUNNING):
         return OpenAIBatchStatus.IN_PROGRESS
+    if status == BatchStatus.CANCELLING:
+        return OpenAIBatchStatus.CANCELLING
     if status == BatchStatus.CANCELLED:
         return OpenAIBatchStatus.CANCELLED
     if record.errors:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..domain.outcome import ChatOutput
-from ..domain.states import ItemStatus
+from ..domain.states import BatchStatus, ItemStatus
 from ..domain.versions import ApiVersion
 from ..store.records import Batch, Counters, FeedEvent, Item, LatestCompletion, Stream
 from ..timeutil import iso, unix
@@ -28,12 +28,21 @@ RESPONSE_STATUS = {
 }
 
 
+def batch_status(batch: Batch) -> str:
+    """The status the published clients know (their enum has no ``cancelling``): a batch being
+    cancelled is still running until its last item is cancelled, so a client waiting for the end
+    does not read its results too early."""
+    if batch.status == BatchStatus.CANCELLING:
+        return (BatchStatus.RUNNING if batch.started_at is not None else BatchStatus.PENDING).value
+    return batch.status.value
+
+
 def batch(batch: Batch) -> dict[str, Any]:
     counts = batch.counts
     return {
         "id": batch.id,
         "object": "batch",
-        "status": batch.status.value,
+        "status": batch_status(batch),
         "window": batch.window,
         "model": batch.model,
         "request_count": counts.request_count,
@@ -95,7 +104,7 @@ def results_document(batch: Batch, output_url: str, rows: Iterator[Item] | None)
     """``GET /v1/batches/{id}/results``: the head, then the rows (None until the batch finished)."""
     head = {
         "batch_id": batch.id,
-        "status": batch.status.value,
+        "status": batch_status(batch),
         "output_url": output_url,
         "completed_at": iso(batch.completed_at),
     }

@@ -6,8 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO
 
 from ..config import Settings
-from ..domain.outcome import ItemError
-from ..domain.states import TERMINAL_BATCH_STATUSES, TERMINAL_ITEM_STATUSES, BatchStatus, ErrorCode, ItemStatus
+from ..domain.states import TERMINAL_BATCH_STATUSES, TERMINAL_ITEM_STATUSES, BatchStatus, ItemStatus
 from ..errors import Conflict, NotFound
 from ..security.principal import Principal
 from ..store import batches as store
@@ -18,7 +17,6 @@ from .batch_ingest import parse_batch
 from .lifecycle import Lifecycle
 
 RESULTS_PAGE = 500
-CANCELLED = ItemError(ErrorCode.BATCH_CANCELLED, "the batch was cancelled before this request finished")
 
 
 class BatchService:
@@ -55,7 +53,7 @@ class BatchService:
                 f"batch {batch_id} is already {batch.status}; only pending or running batches can be cancelled"
             )
         # False: it finished between our read and the write; report how it ended.
-        self.lifecycle.cancel_batch(batch_id, CANCELLED)
+        self.lifecycle.cancel_batch(batch_id)
         return self.get(who, batch_id)
 
     def iter_rows(self, batch_id: str) -> Iterator[Item]:

@@ -20,9 +20,9 @@ from ..domain.chat import FieldError, Limits, check_limits, model_not_served, no
 from ..domain.decisions import normalise_decision_body
 from ..domain.embeddings import normalise_embedding_body
 from ..domain.endpoints import DECISIONS, ENDPOINT_OF_MODALITY, TEXT_EMBEDDING, TEXT_GENERATION
-from ..domain.outcome import ItemError
+from ..domain.outcome import STREAM_CANCELLED, ItemError
 from ..domain.quotas import MAX_QUEUED_ITEMS
-from ..domain.states import ACTIVE_ITEM_STATUSES, IllegalTransition, ItemStatus, Priority
+from ..domain.states import ACTIVE_ITEM_STATUSES, BatchStatus, IllegalTransition, ItemStatus, Priority, StreamStatus
 from ..domain.windows import BATCH_WINDOWS
 from ..errors import TooManyRequests
 from ..ids import uuid7
@@ -30,8 +30,9 @@ from ..live import LiveText
 from ..notify import Signal
 from ..security.principal import Principal
 from ..store import batches as batch_store
+from ..store import cancels, queue
 from ..store import items as item_store
-from ..store import queue
+from ..store import streams as stream_store
 from ..store.changes import CANCELS_CHANNEL, WORK_CHANNEL, announce
 from ..store.database import Database, Tx
 from ..store.items import NewItem
@@ -42,6 +43,9 @@ from .batch_rows import ParsedBatch
 
 # A client refused for a full queue may try again after this many seconds (items take time to finish).
 QUEUE_RETRY_SECONDS = 30
+
+# How long a cancel request cancels a batch's items itself before leaving the rest to the sweep.
+CANCEL_IN_REQUEST_SECONDS = 2.0
 
 
 class Lifecycle:
@@ -227,24 +231,45 @@ class Lifecycle:
         *,
         statuses: tuple[ItemStatus, ...] = ACTIVE_ITEM_STATUSES,
     ) -> int:
-        """Cancel the scope's items in ``statuses``; how many were. A batch scope also marks the
-        batch cancelled and raises ``IllegalTransition`` if it finished first (nothing changes).
-        A cancelled single item stops at once on the worker running it (batch and stream items
-        stop at the worker's next lease renewal)."""
+        """Cancel the scope's items in ``statuses`` (one item's, or a stream's: one transaction);
+        how many were. A cancelled single item stops at once on the worker running it (stream
+        items stop at the worker's next lease renewal). Batches: ``cancel_batch``."""
         with self.db.write() as tx:
             cancelled = queue.cancel(tx, scope, statuses=statuses, error=error, now=now())
             if cancelled and scope.item_id is not None:
                 announce(tx, CANCELS_CHANNEL, scope.item_id)
-        if cancelled and scope.item_id is not None:
-            self.live.cancelled([scope.item_id])
-        if cancelled or scope.batch_id is not None:
-            self.events_signal.fire()
+        self._after_cancel(scope, cancelled)
         return cancelled
 
-    def cancel_batch(self, batch_id: str, error: ItemError) -> bool:
-        """False when the batch finished before the cancel could."""
+    def cancel_stream(self, stream_id: str) -> int:
+        """Mark the stream cancelled and cancel its queued items, in one transaction (items first,
+        then the stream row: the queue's lock order). Items already running finish. Raises
+        ``IllegalTransition`` when the stream is not open."""
+        scope = queue.Scope(stream_id=stream_id)
+        with self.db.write() as tx:
+            cancelled = queue.cancel(tx, scope, statuses=(ItemStatus.QUEUED,), error=STREAM_CANCELLED, now=now())
+            stream_store.move_to(tx, stream_id, StreamStatus.CANCELLED, now=now())
+        self._after_cancel(scope, cancelled)
+        return cancelled
+
+    def _after_cancel(self, scope: queue.Scope, cancelled: int) -> None:
+        if cancelled and scope.item_id is not None:
+            self.live.cancelled([scope.item_id])
+        if cancelled:
+            self.events_signal.fire()
+
+    def cancel_batch(self, batch_id: str) -> bool:
+        """Mark the batch ``cancelling`` (nothing more of it runs), then cancel its items chunk by
+        chunk for up to ``CANCEL_IN_REQUEST_SECONDS``; a bigger batch is finished by the sweep
+        (store/cancels.py) and reads as running until then. False when the batch finished first."""
         try:
-            self.cancel(queue.Scope(batch_id=batch_id), error)
-        except IllegalTransition:
-            return False
+            with self.db.write() as tx:
+                batch_store.begin_cancel(tx, batch_id, now=now())
+        except IllegalTransition as exc:
+            if exc.old != BatchStatus.CANCELLING:
+                return False  # it finished meanwhile
+        cancels.cancel_batch_items(
+            self.db, batch_id, budget_seconds=CANCEL_IN_REQUEST_SECONDS, on_chunk=self.events_signal.fire
+        )
+        self.events_signal.fire()  # a waiting client sees the batch's new status
         return True

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from ..domain.outcome import ItemError
-from ..domain.states import ErrorCode, IllegalTransition, ItemStatus, StreamStatus
+from ..domain.states import IllegalTransition, StreamStatus
 from ..errors import Conflict, NotFound
 from ..ids import uuid7
 from ..security.principal import Principal
 from ..store import streams as store
 from ..store.database import Database
-from ..store.queue import Scope
 from ..store.records import LatestCompletion, Stream
 from ..timeutil import now
 from .lifecycle import Lifecycle
-
-CANCELLED = ItemError(ErrorCode.STREAM_CANCELLED, "the stream was cancelled before this request started")
 
 
 class StreamService:
@@ -53,14 +49,13 @@ class StreamService:
 
     def _move(self, stream_id: str, target: StreamStatus, status: str) -> None:
         try:
-            with self.db.write() as tx:
-                store.move_to(tx, stream_id, target, now=now())
+            if target == StreamStatus.CANCELLED:
+                self.lifecycle.cancel_stream(stream_id)
+            else:
+                with self.db.write() as tx:
+                    store.move_to(tx, stream_id, target, now=now())
         except IllegalTransition as exc:
             raise Conflict(f"stream {stream_id} is {status}; it cannot become {target.value}") from exc
-        if target == StreamStatus.CANCELLED:
-            # A second transaction: once the first committed no item can join, so this one
-            # sees every pending item. Items already running finish.
-            self.lifecycle.cancel(Scope(stream_id=stream_id), CANCELLED, statuses=(ItemStatus.QUEUED,))
 
 
 def _found(stream: Stream | None, stream_id: str) -> Stream:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, update
 
 from ..domain.outcome import ItemError
-from ..domain.states import ACTIVE_BATCH_STATUSES, BATCH_TRANSITIONS, BatchStatus, batch_outcome
+from ..domain.states import BATCH_TRANSITIONS, RUNNABLE_BATCH_STATUSES, BatchStatus, batch_outcome
 from . import guards
 from .database import Tx
 from .records import Batch
@@ -67,19 +67,25 @@ def list_batches(tx: Tx, *, user_id: str, limit: int, before: str | None = None)
     return [Batch.from_row(r) for r in tx.execute(query.order_by(batches.c.id.desc()).limit(limit))]
 
 
-def mark_cancelled(tx: Tx, batch_id: str, *, now: float) -> None:
-    """Raises ``IllegalTransition`` when the batch already finished."""
+def begin_cancel(tx: Tx, batch_id: str, *, now: float) -> None:
+    """Mark the batch ``cancelling``: from this commit on none of its items is claimed. Raises
+    ``IllegalTransition`` when the batch already finished (or is being cancelled)."""
     guards.move(
-        tx,
-        batches,
-        batch_id,
-        BatchStatus.CANCELLED,
-        BATCH_TRANSITIONS,
-        what="batch",
-        cancelled_at=now,
-        completed_at=now,
-        updated_at=now,
+        tx, batches, batch_id, BatchStatus.CANCELLING, BATCH_TRANSITIONS, what="batch", cancelled_at=now, updated_at=now
     )
+
+
+def mark_cancelled(tx: Tx, batch_id: str, *, now: float) -> None:
+    """A cancelling batch whose items are all cancelled (or finished) becomes ``cancelled``."""
+    guards.move(
+        tx, batches, batch_id, BatchStatus.CANCELLED, BATCH_TRANSITIONS, what="batch", completed_at=now, updated_at=now
+    )
+
+
+def cancelling_batches(tx: Tx, *, limit: int) -> list[str]:
+    """Batches whose cancel has not finished (interrupted, or handed over by the API)."""
+    query = select(batches.c.id).where(batches.c.status == BatchStatus.CANCELLING).order_by(batches.c.id)
+    return list(tx.execute(query.limit(limit)).scalars())
 
 
 def mark_started(tx: Tx, batch_ids: Iterable[str], *, now: float) -> None:
@@ -93,14 +99,14 @@ def mark_started(tx: Tx, batch_ids: Iterable[str], *, now: float) -> None:
 
 
 def finish_batches_if_done(tx: Tx, batch_ids: Iterable[str], now: float) -> None:
-    """Give each active batch with no queued or running item left its terminal status."""
+    """Give each runnable batch with no queued or running item left its terminal status."""
     ids = sorted(set(batch_ids))
     if not ids:
         return
     done = tx.execute(
         select(batches).where(
             batches.c.id.in_(ids),
-            batches.c.status.in_(ACTIVE_BATCH_STATUSES),
+            batches.c.status.in_(RUNNABLE_BATCH_STATUSES),
             batches.c.queued_count == 0,
             batches.c.running_count == 0,
         )

@@ -5,8 +5,11 @@ Delivery contract: execution is at-least-once (an item whose worker stops heartb
 claimed again once its lease runs out); results are exactly-once (a terminal write only matches
 ``status = 'running' AND lease_owner = <this worker>``, so a second completion is refused).
 
-Lock order, to keep PostgreSQL free of deadlocks: item rows, then batch rows in id order, then the
-events lock.
+Lock order, to keep PostgreSQL free of deadlocks, in every writer (claim, record, sweep, cancel):
+item rows, then batch and stream rows (batches then streams, each in id order), then the events
+lock. A batch cancel first moves the batch row alone (``cancelling``, its own transaction), then
+cancels items in chunks that follow the order above. PostgreSQL runs at READ COMMITTED
+(store/database.py), which the events feed relies on (store/events.py).
 """
 
 from __future__ import annotations
@@ -16,11 +19,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, bindparam, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 
 from ..domain.outcome import ItemError, Output, Usage
-from ..domain.states import COUNTER_COLUMN, ITEM_TRANSITIONS, ErrorCode, ItemStatus, check_transition
-from .batches import finish_batches_if_done, mark_cancelled, mark_started
+from ..domain.states import (
+    COUNTER_COLUMN,
+    ITEM_TRANSITIONS,
+    RUNNABLE_BATCH_STATUSES,
+    ErrorCode,
+    ItemStatus,
+    check_transition,
+)
+from .batches import finish_batches_if_done, mark_started
+from .clock import database_now
 from .database import Tx
 from .events import NewEvent, append_events
 from .tables import batches, items, streams
@@ -128,6 +139,25 @@ class _Deltas:
         return sorted(self.batches)
 
 
+def runnable() -> list[ColumnElement[bool]]:
+    """Conditions an item must meet to be claimed beyond being queued: its batch (if any) is
+    neither cancelling nor finished and its stream (if any) was not cancelled. A cancel that
+    races a retry or a lease reclaim may leave a queued item behind; it is never run, and the
+    sweep cancels it."""
+    batch_runnable = (
+        select(batches.c.id)
+        .where(batches.c.id == items.c.batch_id, batches.c.status.in_(RUNNABLE_BATCH_STATUSES))
+        .exists()
+    )
+    stream_open = (
+        select(streams.c.id).where(streams.c.id == items.c.stream_id, streams.c.cancelled_at.is_(None)).exists()
+    )
+    return [
+        or_(items.c.batch_id.is_(None), batch_runnable),
+        or_(items.c.stream_id.is_(None), stream_open),
+    ]
+
+
 def claim(
     conn: Tx,
     *,
@@ -139,7 +169,8 @@ def claim(
     max_priority: int | None = None,
 ) -> list[ClaimedItem]:
     """Lease up to ``limit`` queued items of ``models``: priority, then earliest deadline first
-    (only priorities up to ``max_priority``, when given)."""
+    (only priorities up to ``max_priority``, when given). The lease runs out ``lease_seconds``
+    after now on the database's clock."""
     if limit <= 0 or not models:
         return []
     pick = (
@@ -149,6 +180,7 @@ def claim(
             items.c.model.in_(list(models)),
             items.c.not_before <= now,
             items.c.deadline > now,
+            *runnable(),
         )
         .order_by(items.c.priority, items.c.deadline, items.c.id)
         .limit(limit)
@@ -158,7 +190,7 @@ def claim(
     if conn.dialect.name == "postgresql":
         # Materialised, so the locked pick runs exactly once: inlined into the UPDATE, PostgreSQL
         # may rescan it after updating rows and hand out more than ``limit`` items.
-        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        picked = pick.with_for_update(of=items, skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
         target = items.c.id == picked.c.id
     else:
         target = items.c.id.in_(pick.scalar_subquery())
@@ -168,7 +200,7 @@ def claim(
         .values(
             status=ItemStatus.RUNNING,
             lease_owner=worker_id,
-            lease_expires_at=now + lease_seconds,
+            lease_expires_at=database_now(conn.dialect.name) + lease_seconds,
             attempts=items.c.attempts + 1,
             started_at=now,
         )
@@ -199,15 +231,25 @@ def has_queued(conn: Tx, models: Sequence[str]) -> bool:
     return conn.execute(query.limit(1)).first() is not None
 
 
-def extend_leases(conn: Tx, *, worker_id: str, lease_seconds: float, now: float) -> set[str]:
-    """Renew every lease this worker holds; return the ids it still holds."""
-    rows = conn.execute(
-        update(items)
-        .where(items.c.lease_owner == worker_id, items.c.status == ItemStatus.RUNNING)
-        .values(lease_expires_at=now + lease_seconds)
-        .returning(items.c.id)
-    ).scalars()
-    return set(rows)
+def extend_leases(conn: Tx, *, worker_id: str, item_ids: Iterable[str], lease_seconds: float) -> set[str]:
+    """Renew the leases of ``item_ids`` (the items this worker is running) that it still holds;
+    return those ids. Only items in flight are renewed: a worker restarted under the same id
+    must not keep its dead predecessor's items leased forever."""
+    held: set[str] = set()
+    wanted = sorted(item_ids)
+    for start in range(0, len(wanted), CHUNK):
+        rows = conn.execute(
+            update(items)
+            .where(
+                items.c.id.in_(wanted[start : start + CHUNK]),
+                items.c.lease_owner == worker_id,
+                items.c.status == ItemStatus.RUNNING,
+            )
+            .values(lease_expires_at=database_now(conn.dialect.name) + lease_seconds)
+            .returning(items.c.id)
+        ).scalars()
+        held.update(rows)
+    return held
 
 
 def record_outcomes(conn: Tx, *, worker_id: str, outcomes: Sequence[Outcome], now: float) -> set[str]:
@@ -262,12 +304,14 @@ def record_outcomes(conn: Tx, *, worker_id: str, outcomes: Sequence[Outcome], no
 
 def reclaim_expired_leases(conn: Tx, *, max_attempts: int, now: float) -> tuple[int, int]:
     """Put items whose worker vanished back in the queue, or fail them after ``max_attempts``.
+    Leases are judged by the database's clock (the one they were written with).
 
     Returns ``(requeued, failed)``.
     """
+    clock = database_now(conn.dialect.name)
     pick = (
         select(items.c.id, items.c.attempts)
-        .where(items.c.status == ItemStatus.RUNNING, items.c.lease_expires_at < now)
+        .where(items.c.status == ItemStatus.RUNNING, items.c.lease_expires_at < clock)
         .limit(CHUNK)
     )
     if conn.dialect.name == "postgresql":
@@ -275,7 +319,7 @@ def reclaim_expired_leases(conn: Tx, *, max_attempts: int, now: float) -> tuple[
     stale = conn.execute(pick).all()
     retry = [r.id for r in stale if r.attempts < max_attempts]
     give_up = [r.id for r in stale if r.attempts >= max_attempts]
-    guard = (items.c.status == ItemStatus.RUNNING, items.c.lease_expires_at < now)
+    guard = (items.c.status == ItemStatus.RUNNING, items.c.lease_expires_at < clock)
     deltas = _Deltas()
     requeued = conn.execute(
         update(items)
@@ -327,30 +371,49 @@ def expire_overdue(conn: Tx, *, now: float) -> int:
     return len(expired)
 
 
-def cancel(tx: Tx, scope: Scope, *, statuses: Sequence[ItemStatus], error: ItemError, now: float) -> int:
-    """Cancel the items in ``scope`` that are in ``statuses``; returns how many.
+def cancel_chunk(
+    tx: Tx,
+    scope: Scope,
+    *,
+    statuses: Sequence[ItemStatus],
+    error: ItemError,
+    now: float,
+    after: Any = None,
+    limit: int = CHUNK,
+) -> tuple[int, Any]:
+    """Cancel up to ``limit`` of the scope's items in ``statuses`` past the cursor ``after`` (a
+    batch's row index, else an item id): keyset order, so a million-row cancel in chunks stays
+    linear. Returns ``(cancelled, cursor)``; the cursor is None when nothing is left.
 
-    A batch scope also marks the batch ``cancelled`` (raising ``IllegalTransition``, which rolls
-    the whole cancel back, when it finished meanwhile); any other scope finishes a batch whose last
-    active item it cancelled. A running item's worker sees at its next heartbeat that the item is
-    no longer its own and aborts the generation. Lock order: items, batch rows, events.
-    """
+    Finishes a batch whose last active item it cancelled, except one being cancelled (its canceller
+    marks it ``cancelled``). Lock order: items, batch rows in id order, events."""
+    key = items.c.row_index if scope.batch_id is not None else items.c.id
+    query = select(items.c.id, items.c.status, key.label("key")).where(scope.condition(), items.c.status.in_(statuses))
+    if after is not None:
+        query = query.where(key > after)
+    rows = tx.execute(query.order_by(key).limit(limit)).all()
     events: list[NewEvent] = []
     deltas = _Deltas()
-    where = scope.condition()
-    for old in statuses:
-        while True:
-            ids = tx.execute(select(items.c.id).where(where, items.c.status == old).limit(CHUNK)).scalars().all()
-            if not ids:
-                break
-            events += _terminate(tx, list(ids), (items.c.status == old,), old, ItemStatus.CANCELLED, error, deltas, now)
-    touched = deltas.apply(tx, now)
-    if scope.batch_id is not None:
-        mark_cancelled(tx, scope.batch_id, now=now)
-    else:
-        finish_batches_if_done(tx, touched, now)
+    by_status: dict[ItemStatus, list[str]] = defaultdict(list)
+    for row in rows:
+        by_status[ItemStatus(row.status)].append(row.id)
+    for old, ids in by_status.items():
+        events += _terminate(tx, ids, (items.c.status == old,), old, ItemStatus.CANCELLED, error, deltas, now)
+    finish_batches_if_done(tx, deltas.apply(tx, now), now)
     append_events(tx, events, now)
-    return len(events)
+    return len(events), (rows[-1].key if len(rows) == limit else None)
+
+
+def cancel(tx: Tx, scope: Scope, *, statuses: Sequence[ItemStatus], error: ItemError, now: float) -> int:
+    """Cancel every item of ``scope`` in ``statuses`` in this one transaction (a stream's or one
+    item's; a batch is cancelled chunk by chunk, services/lifecycle.py); returns how many. A
+    running item's worker sees at its next heartbeat that the item is no longer its own and
+    aborts the generation."""
+    total, cursor = cancel_chunk(tx, scope, statuses=statuses, error=error, now=now)
+    while cursor is not None:
+        count, cursor = cancel_chunk(tx, scope, statuses=statuses, error=error, now=now, after=cursor)
+        total += count
+    return total
 
 
 def _terminate(

@@ -27,14 +27,17 @@ from ..engines.base import ChatRequest, EmbeddingRequest, Engine, EngineError, T
 from ..ids import uuid7
 from ..live import LiveText, Piece
 from ..notify import Signal
+from ..retry import Backoff
 from ..store import queue
 from ..store.database import Database
+from ..store.sweep import sweep
 from ..timeutil import now
 from . import results
 
 log = logging.getLogger("sference.worker")
 
 FLUSH_MAX = 256
+STORE_RETRY_MAX_SECONDS = 5.0  # the longest wait between attempts while the store is away
 
 
 class Abort(Enum):
@@ -47,7 +50,6 @@ class Abort(Enum):
 class _InFlight:
     item: queue.ClaimedItem
     task: asyncio.Task[None]
-    claimed_at: float
     abort: Abort | None = None
 
 
@@ -89,6 +91,7 @@ class Worker:
         self._new_work = asyncio.Event()  # set by the work signal: maybe an interactive request
         self._urgent_checked = 0.0
         self._pending_writes = 0
+        self._store_errors: dict[str, str] = {}  # what failed -> why, until it works again
 
     async def run(self, stop: asyncio.Event, *, burst: bool = False) -> None:
         """Work until ``stop`` is set (or, with ``burst``, until the queue is empty)."""
@@ -125,21 +128,29 @@ class Worker:
 
     async def _claim_loop(self, stop: asyncio.Event, burst: bool) -> None:
         stop_wait = asyncio.create_task(stop.wait())
+        backoff = Backoff(self.settings.poll_seconds, STORE_RETRY_MAX_SECONDS)
         try:
             while not stop.is_set():
                 self._wake.clear()
                 claimed_full = False
-                for model, engine in self.engines.items():
-                    claimed, wanted = await self._claim_for(model, engine)
-                    claimed_full |= wanted > 0 and claimed == wanted
-                if claimed_full:
-                    continue
-                if burst and not self._inflight and await self._drained():
-                    return
+                try:
+                    for model, engine in self.engines.items():
+                        claimed, wanted = await self._claim_for(model, engine)
+                        claimed_full |= wanted > 0 and claimed == wanted
+                    if claimed_full:
+                        self._store_ok("claim")
+                        continue
+                    if burst and not self._inflight and await self._drained():
+                        return
+                    self._store_ok("claim")
+                    timeout = self.settings.poll_seconds
+                except Exception as exc:  # the store is away (restart, failover): keep trying
+                    self._store_failed("claim", exc)
+                    timeout = backoff.next()
+                else:
+                    backoff.reset()
                 wake = asyncio.create_task(self._wake.wait())
-                await asyncio.wait(
-                    {wake, stop_wait}, timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED
-                )
+                await asyncio.wait({wake, stop_wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 wake.cancel()
         finally:
             stop_wait.cancel()
@@ -168,7 +179,7 @@ class Worker:
     def _start(self, engine: Engine, claimed: list[queue.ClaimedItem]) -> None:
         for item in claimed:
             task = asyncio.create_task(self._run_item(item, engine), name=f"item-{item.id}")
-            self._inflight[item.id] = _InFlight(item, task, claimed_at=now())
+            self._inflight[item.id] = _InFlight(item, task)
 
     def _claim(self, model: str, limit: int, max_priority: int | None) -> list[queue.ClaimedItem]:
         with self.db.write() as conn:
@@ -266,6 +277,10 @@ class Worker:
     # -- writing ----------------------------------------------------------------------------
 
     async def _flusher(self) -> None:
+        """Write outcomes as they come; while the store is away, keep them and retry (a write
+        that committed before its connection broke is refused the second time by the lease
+        guard, so nothing is recorded twice)."""
+        backoff = Backoff(0.1, STORE_RETRY_MAX_SECONDS)
         while True:
             batch = [await self._outcomes.get()]
             while len(batch) < FLUSH_MAX and not self._outcomes.empty():
@@ -273,11 +288,14 @@ class Worker:
             self._pending_writes = len(batch)
             try:
                 await asyncio.to_thread(self._record, batch)
-            except Exception:
-                log.exception("could not record %d outcomes; retrying", len(batch))
+            except Exception as exc:
+                self._store_failed(f"record {len(batch)} outcomes", exc)
                 for outcome in batch:
                     self._outcomes.put_nowait(outcome)
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(backoff.next())
+            else:
+                self._store_ok("record")
+                backoff.reset()
             finally:
                 self._pending_writes = 0
 
@@ -294,48 +312,60 @@ class Worker:
         interval = self.settings.lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
-            started = now()
+            flights = set(self._inflight)  # items claimed from now on are not in this renewal
             try:
-                held = await asyncio.to_thread(self._extend)
-            except Exception:
-                log.exception("heartbeat failed")
+                held = await asyncio.to_thread(self._extend, sorted(flights))
+            except Exception as exc:
+                self._store_failed("renew leases", exc)
                 continue
+            self._store_ok("renew leases")
             current = now()
             for item_id, flight in list(self._inflight.items()):
-                if item_id not in held:
-                    # Claimed after the renewal began: not in its snapshot, but ours.
-                    if flight.claimed_at < started:
-                        self._abort(item_id, Abort.LOST)
+                if item_id in flights and item_id not in held:
+                    self._abort(item_id, Abort.LOST)
                 elif flight.item.deadline <= current:
                     self._abort(item_id, Abort.EXPIRED)
 
-    def _extend(self) -> set[str]:
+    def _extend(self, item_ids: list[str]) -> set[str]:
+        if not item_ids:
+            return set()
         with self.db.write() as conn:
             return queue.extend_leases(
-                conn, worker_id=self.worker_id, lease_seconds=self.settings.lease_seconds, now=now()
+                conn, worker_id=self.worker_id, item_ids=item_ids, lease_seconds=self.settings.lease_seconds
             )
 
     async def _sweeper(self) -> None:
         while True:
             try:
-                await asyncio.to_thread(self._sweep)
-            except Exception:
-                log.exception("sweep failed")
+                report = await asyncio.to_thread(
+                    sweep, self.db, max_attempts=self.settings.max_attempts, on_events=self._announce_events
+                )
+            except Exception as exc:
+                self._store_failed("sweep", exc)
+            else:
+                self._store_ok("sweep")
+                if report:
+                    log.info("sweep: %s", report)
+                    self._wake.set()
+                    self._announce_events()
             await asyncio.sleep(self.settings.sweep_seconds)
 
-    def _sweep(self) -> None:
-        while True:
-            with self.db.write() as conn:
-                requeued, failed = queue.reclaim_expired_leases(
-                    conn, max_attempts=self.settings.max_attempts, now=now()
-                )
-                expired = queue.expire_overdue(conn, now=now())
-            if requeued or failed or expired:
-                log.info("sweep: %d requeued, %d failed (worker lost), %d expired", requeued, failed, expired)
-                self._wake.set()
-                self._announce_events()
-            if max(requeued + failed, expired) < queue.CHUNK:
-                return
+    # -- the store's health -----------------------------------------------------------------
+
+    def _store_failed(self, what: str, exc: Exception) -> None:
+        """Log the first failure of each kind until it recovers (not one traceback per poll)."""
+        if what not in self._store_errors:
+            log.warning("store unavailable (%s): %s: %s; retrying", what, type(exc).__name__, exc)
+        self._store_errors[what] = f"{type(exc).__name__}: {exc}"
+
+    def _store_ok(self, what: str) -> None:
+        if self._store_errors.pop(what, None) is not None:
+            log.info("store reachable again (%s)", what)
+
+    @property
+    def store_problem(self) -> str | None:
+        """Why the worker cannot use the store right now, or None (readiness reports it)."""
+        return next(iter(self._store_errors.values()), None)
 
     def _announce_events(self) -> None:
         if self.events_signal is not None:

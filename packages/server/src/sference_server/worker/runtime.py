@@ -31,11 +31,19 @@ class WorkerRuntime:
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._piece_sender: PieceSender | None = None
+        self._worker: Worker | None = None
         core.engine_states = self.states
         core.engine_replicas = self.replicas
 
     def states(self) -> dict[str, str]:
-        return {model: engine.state() if self._started else "loading" for model, engine in self.engines.items()}
+        """Each model's state: its engine's, unless the worker cannot reach the store or stopped."""
+        problem = self._worker.store_problem if self._worker is not None else None
+        if self._task is not None and self._task.done() and not self.stop_event.is_set():
+            problem = "the worker stopped unexpectedly; see the log"
+        return {
+            model: (f"not ready: {problem}" if problem else engine.state()) if self._started else "loading"
+            for model, engine in self.engines.items()
+        }
 
     def replicas(self) -> dict[str, list[dict[str, object]]]:
         """The upstream replicas of each ``openai`` model (``/v1/health/ready`` shows them)."""
@@ -64,7 +72,7 @@ class WorkerRuntime:
         if self.core.db.is_postgres:  # API processes elsewhere may stream what we make
             self._piece_sender = PieceSender(self.core.db)
             self.core.live.forward = self._piece_sender
-        return Worker(
+        self._worker = Worker(
             self.core.db,
             self.engines,
             self.core.settings,
@@ -72,6 +80,7 @@ class WorkerRuntime:
             events_signal=self.core.events_signal,
             live=self.core.live,
         )
+        return self._worker
 
     async def stop(self) -> None:
         self.stop_event.set()

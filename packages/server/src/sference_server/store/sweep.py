@@ -1,0 +1,45 @@
+"""The housekeeping every process runs (workers, and the API so that nothing depends on a worker
+serving a model): reclaim leases of vanished workers, expire overdue items, finish cancels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..timeutil import now
+from . import queue
+from .cancels import finish_cancels
+from .database import Database
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    requeued: int = 0
+    failed: int = 0
+    expired: int = 0
+    cancelled: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.requeued or self.failed or self.expired or self.cancelled)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.requeued} requeued, {self.failed} failed (worker lost), {self.expired} expired, "
+            f"{self.cancelled} cancelled"
+        )
+
+
+def sweep(db: Database, *, max_attempts: int, on_events: Callable[[], None] = lambda: None) -> SweepReport:
+    """One pass, in transactions of at most ``queue.CHUNK`` items each. ``on_events`` runs when
+    a cancel chunk appended completion events (the caller also announces after a non-empty
+    report)."""
+    requeued = failed = expired = 0
+    while True:
+        with db.write() as conn:
+            back, lost = queue.reclaim_expired_leases(conn, max_attempts=max_attempts, now=now())
+        with db.write() as conn:
+            overdue = queue.expire_overdue(conn, now=now())
+        requeued, failed, expired = requeued + back, failed + lost, expired + overdue
+        if max(back + lost, overdue) < queue.CHUNK:
+            break
+    return SweepReport(requeued, failed, expired, finish_cancels(db, on_chunk=on_events))
