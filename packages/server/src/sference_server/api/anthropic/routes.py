@@ -22,14 +22,20 @@ from ...render.anthropic import message_object
 from ...services.interactive import raise_for_failure
 from ..bodies import read_json
 from ..deps import ServicesDep, Writer
+from ..openapi import AUTHENTICATED, SSE, AnthropicError, documented
 from ..quotas import interactive_turn
+from .schemas import Message
 from .streaming import message_stream
 
 router = APIRouter(tags=["anthropic"])
 PATH = "/v1/messages"
 
 
-@router.post(PATH)
+@router.post(
+    PATH,
+    response_model=None,
+    responses=documented(Message, *AUTHENTICATED, 404, 413, 503, error=AnthropicError, content=SSE),
+)
 async def create_message(request: Request, services: ServicesDep, who: Writer) -> Response:
     body = await read_json(request, services.settings.max_request_bytes, "SFERENCE_MAX_REQUEST_BYTES")
     chat = _validated(services, body)

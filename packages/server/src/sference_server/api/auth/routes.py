@@ -7,11 +7,13 @@ from typing import Any
 from fastapi import APIRouter
 
 from ..deps import Reader
+from ..openapi import AUTHENTICATED, documented
+from .schemas import Me
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
-@router.get("/me")
+@router.get("/me", response_model=None, responses=documented(Me, *AUTHENTICATED))
 def me(who: Reader) -> dict[str, Any]:
     return {
         "id": who.user_id,

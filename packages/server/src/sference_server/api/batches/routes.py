@@ -13,17 +13,19 @@ from ...render import sference as render
 from ...render.pages import newest_first
 from ..bodies import spooled_body
 from ..deps import Reader, ServicesDep, Writer
+from ..openapi import AUTHENTICATED, documented
+from .schemas import RESULT_LINES, Batch, BatchPage, ResultsDocument
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=None, responses=documented(Batch, *AUTHENTICATED, 413, status=201))
 async def create_batch(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
     async with spooled_body(request, services.settings.max_batch_bytes, "SFERENCE_MAX_BATCH_BYTES") as body:
         return render.batch(await anyio.to_thread.run_sync(services.batches.create, who, body))
 
 
-@router.get("")
+@router.get("", response_model=None, responses=documented(BatchPage, *AUTHENTICATED))
 def list_batches(
     services: ServicesDep,
     who: Reader,
@@ -33,17 +35,21 @@ def list_batches(
     return newest_first(services.batches.list(who, limit=limit, before=before), limit, render.batch)
 
 
-@router.get("/{batch_id}")
+@router.get("/{batch_id}", response_model=None, responses=documented(Batch, *AUTHENTICATED, 404))
 def get_batch(batch_id: str, services: ServicesDep, who: Reader) -> dict[str, Any]:
     return render.batch(services.batches.get(who, batch_id))
 
 
-@router.post("/{batch_id}/cancel")
+@router.post("/{batch_id}/cancel", response_model=None, responses=documented(Batch, *AUTHENTICATED, 404, 409))
 def cancel_batch(batch_id: str, services: ServicesDep, who: Writer) -> dict[str, Any]:
     return render.batch(services.batches.cancel(who, batch_id))
 
 
-@router.get("/{batch_id}/results")
+@router.get(
+    "/{batch_id}/results",
+    response_class=StreamingResponse,
+    responses=documented(ResultsDocument, *AUTHENTICATED, 404),  # JSON, written as it is read
+)
 def get_results(batch_id: str, request: Request, services: ServicesDep, who: Reader) -> StreamingResponse:
     batch = services.batches.get(who, batch_id)  # now, so an unknown id is a 404, not a broken stream
     output_url = str(request.url_for("download_results", batch_id=batch_id))
@@ -51,7 +57,12 @@ def get_results(batch_id: str, request: Request, services: ServicesDep, who: Rea
     return StreamingResponse(render.results_document(batch, output_url, rows), media_type="application/json")
 
 
-@router.get("/{batch_id}/results.jsonl", name="download_results")
+@router.get(
+    "/{batch_id}/results.jsonl",
+    name="download_results",
+    response_class=StreamingResponse,
+    responses=documented(None, *AUTHENTICATED, 404, content=RESULT_LINES),
+)
 def download_results(batch_id: str, services: ServicesDep, who: Reader) -> StreamingResponse:
     batch = services.batches.get(who, batch_id)
     partial = batch.status not in TERMINAL_BATCH_STATUSES

@@ -11,12 +11,14 @@ from ...domain.endpoints import DECISIONS
 from ...render.answers import answer
 from ..bodies import read_json
 from ..deps import ServicesDep, Writer
+from ..openapi import AUTHENTICATED, documented
 from ..quotas import interactive_turn
+from .schemas import Decision
 
 router = APIRouter(tags=["decisions"])
 
 
-@router.post("/v1/decisions")
+@router.post("/v1/decisions", response_model=None, responses=documented(Decision, *AUTHENTICATED, 404, 413, 503))
 async def create_decision(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
     body = await read_json(request, services.settings.max_request_bytes, "SFERENCE_MAX_REQUEST_BYTES")
     normalised = services.interactive.validate(body, modality=DECISIONS)

@@ -11,13 +11,19 @@ from ...domain.endpoints import TEXT_EMBEDDING
 from ...render.answers import answer
 from ..bodies import read_json
 from ..deps import ServicesDep, Writer
+from ..openapi import AUTHENTICATED, OpenAIError, documented
 from ..quotas import interactive_turn
+from .schemas import EmbeddingList
 
 router = APIRouter(tags=["embeddings"])
 
 
-@router.post("/v1/embeddings")
-@router.post("/openai/v1/embeddings")
+@router.post("/v1/embeddings", response_model=None, responses=documented(EmbeddingList, *AUTHENTICATED, 404, 413, 503))
+@router.post(
+    "/openai/v1/embeddings",
+    response_model=None,
+    responses=documented(EmbeddingList, *AUTHENTICATED, 404, 413, 503, error=OpenAIError),
+)
 async def create_embeddings(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
     body = await read_json(request, services.settings.max_request_bytes, "SFERENCE_MAX_REQUEST_BYTES")
     normalised = services.interactive.validate(body, modality=TEXT_EMBEDDING)

@@ -9,10 +9,12 @@ from fastapi import APIRouter, Query
 from ...render import sference as render
 from ..deps import Reader, ServicesDep
 
+from ..openapi import AUTHENTICATED, documented
+from .schemas import EventPage
 router = APIRouter(prefix="/v1/responses", tags=["events"])
 
 
-@router.get("/events")
+@router.get("/events", response_model=None, responses=documented(EventPage, *AUTHENTICATED, 404))
 async def list_events(
     services: ServicesDep,
     who: Reader,

@@ -12,11 +12,13 @@ from ...catalog import ModelCatalog
 from ...config import ModelSpec
 from ...timeutil import iso
 from ..deps import Reader, ServicesDep
+from ..openapi import AUTHENTICATED, documented
+from .schemas import ModelList
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-@router.get("")
+@router.get("", response_model=None, responses=documented(ModelList, *AUTHENTICATED))
 def list_models(services: ServicesDep, _who: Reader) -> dict[str, Any]:
     catalog = services.core.catalog
     created = int(services.core.started_at)

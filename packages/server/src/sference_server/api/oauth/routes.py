@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse
 from ...security.device_flow import OAuthError
 from ..bodies import read_body
 from ..deps import ServicesDep
+from ..openapi import OAuthErrorBody, documented, failures
+from .schemas import DeviceCode, Tokens
 
 router = APIRouter(prefix="/v1/oauth", tags=["oauth"])
 
@@ -42,7 +44,11 @@ def _error(exc: OAuthError) -> JSONResponse:
     )
 
 
-@router.post("/device_code")
+@router.post(
+    "/device_code",
+    response_model=None,
+    responses={**documented(DeviceCode, 400, error=OAuthErrorBody), **failures(413, 429)},
+)
 async def device_code(request: Request, services: ServicesDep) -> Any:
     try:
         body = await _body(request, services.settings.max_request_bytes)
@@ -59,7 +65,9 @@ async def device_code(request: Request, services: ServicesDep) -> Any:
         return _error(exc)
 
 
-@router.post("/token")
+@router.post(
+    "/token", response_model=None, responses={**documented(Tokens, 400, error=OAuthErrorBody), **failures(413, 429)}
+)
 async def token(request: Request, services: ServicesDep) -> Any:
     try:
         body = await _body(request, services.settings.max_request_bytes)

@@ -23,7 +23,20 @@ from ...services.interactive import raise_for_failure
 from ...services.openai_batches import BatchCreate
 from ..bodies import read_json, refuse_declared_excess
 from ..deps import Reader, ServicesDep, Writer
+from ..openapi import AUTHENTICATED, SSE, OpenAIError, documented
 from ..quotas import interactive_turn
+from .schemas import (
+    FILE_CONTENT,
+    ChatCompletion,
+    File,
+    FileDeleted,
+    FilePage,
+    OpenAIBatch,
+    OpenAIBatchPage,
+    OpenAIModel,
+    OpenAIModelList,
+    OpenAIResponse,
+)
 from .streaming import chat_stream, response_stream
 
 router = APIRouter(tags=["openai"])
@@ -35,7 +48,7 @@ MULTIPART_SLACK = 64 * 1024
 # -- files -------------------------------------------------------------------------------------
 
 
-@router.post(f"{PREFIX}/files")
+@router.post(f"{PREFIX}/files", response_model=None, responses=documented(File, *AUTHENTICATED, 413, error=OpenAIError))
 async def upload_file(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
     # The file's bytes are counted as they are stored (services/files.py); the multipart framing
     # around them may add a little.
@@ -54,7 +67,7 @@ async def upload_file(request: Request, services: ServicesDep, who: Writer) -> d
         return file_object(uploaded)
 
 
-@router.get(f"{PREFIX}/files")
+@router.get(f"{PREFIX}/files", response_model=None, responses=documented(FilePage, *AUTHENTICATED, error=OpenAIError))
 def list_files(
     services: ServicesDep,
     who: Reader,
@@ -67,12 +80,20 @@ def list_files(
     return openai_list(listed, limit, file_object)
 
 
-@router.get(f"{PREFIX}/files/{{file_id}}")
+@router.get(
+    f"{PREFIX}/files/{{file_id}}",
+    response_model=None,
+    responses=documented(File, *AUTHENTICATED, 404, error=OpenAIError),
+)
 def get_file(file_id: str, services: ServicesDep, who: Reader) -> dict[str, Any]:
     return file_object(services.files.get(who, file_id))
 
 
-@router.get(f"{PREFIX}/files/{{file_id}}/content")
+@router.get(
+    f"{PREFIX}/files/{{file_id}}/content",
+    response_class=StreamingResponse,
+    responses=documented(None, *AUTHENTICATED, 404, error=OpenAIError, content=FILE_CONTENT),
+)
 def file_content(file_id: str, services: ServicesDep, who: Reader) -> StreamingResponse:
     row = services.files.get(who, file_id)
     return StreamingResponse(
@@ -82,7 +103,11 @@ def file_content(file_id: str, services: ServicesDep, who: Reader) -> StreamingR
     )
 
 
-@router.delete(f"{PREFIX}/files/{{file_id}}")
+@router.delete(
+    f"{PREFIX}/files/{{file_id}}",
+    response_model=None,
+    responses=documented(FileDeleted, *AUTHENTICATED, 404, 409, error=OpenAIError),
+)
 def delete_file(file_id: str, services: ServicesDep, who: Writer) -> dict[str, Any]:
     return services.files.delete(who, file_id)
 
@@ -90,12 +115,18 @@ def delete_file(file_id: str, services: ServicesDep, who: Writer) -> dict[str, A
 # -- batches -----------------------------------------------------------------------------------
 
 
-@router.post(f"{PREFIX}/batches")
+@router.post(
+    f"{PREFIX}/batches",
+    response_model=None,
+    responses=documented(OpenAIBatch, *AUTHENTICATED, 404, 413, error=OpenAIError),
+)
 async def create_batch(spec: BatchCreate, services: ServicesDep, who: Writer) -> dict[str, Any]:
     return batch_object(await anyio.to_thread.run_sync(services.openai_batches.create, who, spec))
 
 
-@router.get(f"{PREFIX}/batches")
+@router.get(
+    f"{PREFIX}/batches", response_model=None, responses=documented(OpenAIBatchPage, *AUTHENTICATED, error=OpenAIError)
+)
 def list_batches(
     services: ServicesDep, who: Reader, after: str | None = None, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> dict[str, Any]:
@@ -103,12 +134,20 @@ def list_batches(
     return openai_list(listed, limit, batch_object)
 
 
-@router.get(f"{PREFIX}/batches/{{batch_id}}")
+@router.get(
+    f"{PREFIX}/batches/{{batch_id}}",
+    response_model=None,
+    responses=documented(OpenAIBatch, *AUTHENTICATED, 404, error=OpenAIError),
+)
 def get_batch(batch_id: str, services: ServicesDep, who: Reader) -> dict[str, Any]:
     return batch_object(services.openai_batches.get(who, batch_id))
 
 
-@router.post(f"{PREFIX}/batches/{{batch_id}}/cancel")
+@router.post(
+    f"{PREFIX}/batches/{{batch_id}}/cancel",
+    response_model=None,
+    responses=documented(OpenAIBatch, *AUTHENTICATED, 404, 409, error=OpenAIError),
+)
 def cancel_batch(batch_id: str, services: ServicesDep, who: Writer) -> dict[str, Any]:
     return batch_object(services.openai_batches.cancel(who, batch_id))
 
@@ -116,8 +155,16 @@ def cancel_batch(batch_id: str, services: ServicesDep, who: Writer) -> dict[str,
 # -- chat completions --------------------------------------------------------------------------
 
 
-@router.post(f"{PREFIX}/chat/completions")
-@router.post("/v1/chat/completions")
+@router.post(
+    f"{PREFIX}/chat/completions",
+    response_model=None,
+    responses=documented(ChatCompletion, *AUTHENTICATED, 404, 413, 503, error=OpenAIError, content=SSE),
+)
+@router.post(
+    "/v1/chat/completions",
+    response_model=None,
+    responses=documented(ChatCompletion, *AUTHENTICATED, 404, 413, 503, content=SSE),
+)
 async def chat_completions(request: Request, services: ServicesDep, who: Writer) -> Response:
     """Blocking, or ``stream: true``: server-sent events as the engine makes the answer."""
     body = await read_json(request, services.settings.max_request_bytes, REQUEST_LIMIT)
@@ -135,7 +182,11 @@ async def chat_completions(request: Request, services: ServicesDep, who: Writer)
 # -- responses ---------------------------------------------------------------------------------
 
 
-@router.post(f"{PREFIX}/responses")
+@router.post(
+    f"{PREFIX}/responses",
+    response_model=None,
+    responses=documented(OpenAIResponse, *AUTHENTICATED, 404, 413, 503, error=OpenAIError, content=SSE),
+)
 async def create_response(request: Request, services: ServicesDep, who: Writer) -> Any:
     """Blocking by default; ``background: true`` answers at once (poll ``GET .../{id}``);
     ``stream: true`` sends the Responses events as the engine makes the answer."""
@@ -159,12 +210,20 @@ async def create_response(request: Request, services: ServicesDep, who: Writer) 
     return response_object(item)
 
 
-@router.get(f"{PREFIX}/responses/{{response_id}}")
+@router.get(
+    f"{PREFIX}/responses/{{response_id}}",
+    response_model=None,
+    responses=documented(OpenAIResponse, *AUTHENTICATED, 404, error=OpenAIError),
+)
 def get_response(response_id: str, services: ServicesDep, who: Reader) -> dict[str, Any]:
     return response_object(services.interactive.get(who, response_id))
 
 
-@router.post(f"{PREFIX}/responses/{{response_id}}/cancel")
+@router.post(
+    f"{PREFIX}/responses/{{response_id}}/cancel",
+    response_model=None,
+    responses=documented(OpenAIResponse, *AUTHENTICATED, 404, 409, error=OpenAIError),
+)
 def cancel_response(response_id: str, services: ServicesDep, who: Writer) -> dict[str, Any]:
     return response_object(services.interactive.cancel_response(who, response_id))
 
@@ -172,12 +231,18 @@ def cancel_response(response_id: str, services: ServicesDep, who: Writer) -> dic
 # -- models ------------------------------------------------------------------------------------
 
 
-@router.get(f"{PREFIX}/models")
+@router.get(
+    f"{PREFIX}/models", response_model=None, responses=documented(OpenAIModelList, *AUTHENTICATED, error=OpenAIError)
+)
 def list_models(services: ServicesDep, _who: Reader) -> dict[str, Any]:
     return {"object": "list", "data": [_model(services, m) for m in services.core.catalog.ids()]}
 
 
-@router.get(f"{PREFIX}/models/{{model_id:path}}")
+@router.get(
+    f"{PREFIX}/models/{{model_id:path}}",
+    response_model=None,
+    responses=documented(OpenAIModel, *AUTHENTICATED, 404, error=OpenAIError),
+)
 def get_model(model_id: str, services: ServicesDep, _who: Reader) -> dict[str, Any]:
     if services.core.catalog.limits(model_id) is None:
         raise NotFound(f"The model {model_id!r} does not exist")

@@ -14,11 +14,18 @@ from ...render.pages import openai_list
 from ..bodies import read_json
 from ..deps import Reader, ServicesDep, Version, Writer
 from ..quotas import interactive_turn
+from ..openapi import AUTHENTICATED, documented
 
+from .schemas import CREATED_SINCE_2026, Response, ResponsePage
 router = APIRouter(prefix="/v1/responses", tags=["responses"])
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    response_model=None,
+    responses={**documented(Response, *AUTHENTICATED, 404, 413, 504, status=201), 200: CREATED_SINCE_2026},
+)
 async def create_response(request: Request, services: ServicesDep, who: Writer, version: Version) -> JSONResponse:
     """Queues the response and answers at once, except in versions whose responses block: there
     a response without ``background: true`` (and not a stream's item) is run ahead of queued work
@@ -42,7 +49,7 @@ def _queues(body: dict[str, Any]) -> bool:
     return bool(body.get("background")) or (isinstance(metadata, dict) and metadata.get("stream_id") is not None)
 
 
-@router.get("")
+@router.get("", response_model=None, responses=documented(ResponsePage, *AUTHENTICATED, 404))
 def list_responses(
     services: ServicesDep,
     who: Reader,
@@ -54,11 +61,11 @@ def list_responses(
     return openai_list(listed, limit, render.response_summary)
 
 
-@router.get("/{response_id}")
+@router.get("/{response_id}", response_model=None, responses=documented(Response, *AUTHENTICATED, 404))
 def get_response(response_id: str, services: ServicesDep, who: Reader, version: Version) -> dict[str, Any]:
     return render.response(services.responses.get(who, response_id), version)
 
 
-@router.delete("/{response_id}")
+@router.delete("/{response_id}", response_model=None, responses=documented(Response, *AUTHENTICATED, 404, 409))
 def cancel_response(response_id: str, services: ServicesDep, who: Writer, version: Version) -> dict[str, Any]:
     return render.response(services.responses.cancel(who, response_id), version)

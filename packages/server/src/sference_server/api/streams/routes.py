@@ -9,30 +9,31 @@ from fastapi import APIRouter, Query
 from ...render import sference as render
 from ...render.pages import newest_first
 from ..deps import Reader, ServicesDep, Writer
-from .schemas import StreamCreate, StreamPatch
+from ..openapi import AUTHENTICATED, documented
+from .schemas import Stream, StreamCreate, StreamPage, StreamPatch
 
 router = APIRouter(prefix="/v1/streams", tags=["streams"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=None, responses=documented(Stream, *AUTHENTICATED, status=201))
 def create_stream(spec: StreamCreate, services: ServicesDep, who: Writer) -> dict[str, Any]:
     stream = services.streams.create(who, name=spec.name, window=spec.window)
     return render.stream(stream, None)
 
 
-@router.get("")
+@router.get("", response_model=None, responses=documented(StreamPage, *AUTHENTICATED))
 def list_streams(
     services: ServicesDep, who: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100, before: str | None = None
 ) -> dict[str, Any]:
     return newest_first(services.streams.list(who, limit=limit, before=before), limit, render.stream_summary)
 
 
-@router.get("/{stream_id}")
+@router.get("/{stream_id}", response_model=None, responses=documented(Stream, *AUTHENTICATED, 404))
 def get_stream(stream_id: str, services: ServicesDep, who: Reader) -> dict[str, Any]:
     return render.stream(*services.streams.detail(who, stream_id))
 
 
-@router.patch("/{stream_id}")
+@router.patch("/{stream_id}", response_model=None, responses=documented(Stream, *AUTHENTICATED, 404, 409))
 def patch_stream(stream_id: str, change: StreamPatch, services: ServicesDep, who: Writer) -> dict[str, Any]:
     services.streams.patch(who, stream_id, name=change.name, status=change.status)
     return render.stream(*services.streams.detail(who, stream_id))

@@ -1,0 +1,25 @@
+"""What ``POST /v1/embeddings`` answers: OpenAI's embeddings list (render/embeddings.py)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from ..openapi import Wire
+
+
+class Embedding(Wire):
+    object: Literal["embedding"]
+    index: int
+    embedding: list[float] | str  # base64 of little-endian float32 with encoding_format=base64
+
+
+class EmbeddingUsage(Wire):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingList(Wire):
+    object: Literal["list"]
+    data: list[Embedding]
+    model: str
+    usage: EmbeddingUsage
