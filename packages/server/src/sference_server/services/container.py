@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..config import Settings
 from ..core import Core
 from ..security.accounts import Accounts
-from ..security.device_flow import DeviceFlow
+from ..security.device_flow import DeviceFlow, DeviceLimits
 from ..security.sessions import ConsoleSessions
 from ..security.throttle import SignInLimits, SignInThrottle
 from ..store.database import Database
@@ -53,7 +53,7 @@ class ApiServices:
             core.live,
             max_queued_items=settings.max_queued_items,
         )
-        device_flow = DeviceFlow(db, interval=settings.device_poll_seconds)
+        device_flow = DeviceFlow(db, interval=settings.device_poll_seconds, limits=device_limits(settings))
         batches = BatchService(db, settings, lifecycle)
         return cls(
             core=core,
@@ -88,4 +88,12 @@ def sign_in_limits(settings: Settings) -> SignInLimits:
         per_address=settings.sign_in_failures_per_address,
         per_user=settings.sign_in_failures_per_user,
         half_life=settings.sign_in_half_life_seconds,
+    )
+
+
+def device_limits(settings: Settings) -> DeviceLimits:
+    return DeviceLimits(
+        codes_per_address=settings.device_codes_per_address,
+        tokens_per_address=settings.device_tokens_per_address,
+        sign_in_seconds=settings.device_sign_in_days * 24 * 3600,
     )

@@ -55,6 +55,7 @@ def token_with_grant(conn: Tx, token_hash: str) -> TokenGrant | None:
             oauth_grants.c.client_id,
             oauth_grants.c.label,
             oauth_grants.c.revoked_at,
+            oauth_grants.c.created_at.label("granted_at"),
             users.c.id.label("user_id"),
             users.c.username,
             users.c.role,
@@ -103,3 +104,11 @@ def end_grants_of(conn: Tx, user_id: str, *, now: float) -> None:
         .where(oauth_grants.c.user_id == user_id, oauth_grants.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+
+
+def delete_expired(conn: Tx, *, now: float) -> None:
+    """Delete device codes past their expiry (approved or not), tokens past theirs, and the
+    tokens of revoked grants."""
+    conn.execute(delete(device_codes).where(device_codes.c.expires_at <= now))
+    revoked = select(oauth_grants.c.id).where(oauth_grants.c.revoked_at.is_not(None)).scalar_subquery()
+    conn.execute(delete(oauth_tokens).where((oauth_tokens.c.expires_at <= now) | oauth_tokens.c.grant_id.in_(revoked)))

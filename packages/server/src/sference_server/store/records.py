@@ -337,6 +337,8 @@ class DeviceCode(_ColumnsAsStored):
     created_at: float
     expires_at: float
     last_polled_at: float | None
+    requested_ip: str | None  # where the code was asked for from (shown on the approval page)
+    requested_agent: str | None
 
 
 @dataclass(frozen=True)
@@ -363,6 +365,7 @@ class TokenGrant(_ColumnsAsStored):
     client_id: str
     label: str | None
     revoked_at: float | None
+    granted_at: float  # the grant's created_at: its lifetime counts from here
     user_id: str
     username: str
     role: str

@@ -52,7 +52,8 @@ users = Table(
     Column("max_queued_items", Integer),
 )
 
-# Decaying counts of failed sign-ins per client address ("ip:...") and per username ("user:...").
+# Decaying counts (security/throttle.py): failed sign-ins per client address ("ip:...") and per
+# username ("user:..."), device sign-in requests per address ("device_code:ip:...", "device_token:ip:...").
 sign_in_failures = Table(
     "sign_in_failures",
     metadata,

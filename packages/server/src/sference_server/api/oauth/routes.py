@@ -1,12 +1,14 @@
 """RFC 8628 device sign-in for command lines: ``POST /v1/oauth/device_code`` and ``/token``.
 
 Bodies may be JSON (what sference-cli sends) or form-encoded (the RFC's default); errors are
-RFC 6749 ``{"error", "error_description"}`` with status 400.
+RFC 6749 ``{"error", "error_description"}`` with status 400 (429 and ``Retry-After`` for an
+address that asks for too many codes).
 """
 
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -16,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from ...security.device_flow import OAuthError
 from ..bodies import read_body
+from ..client_address import client_address
 from ..deps import ServicesDep
 from ..openapi import OAuthErrorBody, documented, failures
 from .schemas import DeviceCode, Tokens
@@ -37,11 +40,10 @@ async def _body(request: Request, limit: int) -> dict[str, Any]:
 
 
 def _error(exc: OAuthError) -> JSONResponse:
-    return JSONResponse(
-        {"error": exc.error, "error_description": exc.description},
-        status_code=400,
-        headers={"Cache-Control": "no-store"},
-    )
+    headers = {"Cache-Control": "no-store"}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse({"error": exc.error, "error_description": exc.description}, exc.status, headers)
 
 
 @router.post(
@@ -55,11 +57,11 @@ async def device_code(request: Request, services: ServicesDep) -> Any:
         console = services.settings.console_url or str(request.base_url)
         verification = console.rstrip("/") + "/device"
         label = body.get("device_label")
+        start = partial(
+            services.device_flow.start, address=client_address(request), agent=request.headers.get("user-agent")
+        )
         return await anyio.to_thread.run_sync(
-            services.device_flow.start,
-            str(body.get("client_id") or ""),
-            label if isinstance(label, str) else None,
-            verification,
+            start, str(body.get("client_id") or ""), label if isinstance(label, str) else None, verification
         )
     except OAuthError as exc:
         return _error(exc)
@@ -71,7 +73,8 @@ async def device_code(request: Request, services: ServicesDep) -> Any:
 async def token(request: Request, services: ServicesDep) -> Any:
     try:
         body = await _body(request, services.settings.max_request_bytes)
-        tokens = await anyio.to_thread.run_sync(services.device_flow.exchange, body)
+        exchange = partial(services.device_flow.exchange, address=client_address(request))
+        tokens = await anyio.to_thread.run_sync(exchange, body)
     except OAuthError as exc:
         return _error(exc)
     return JSONResponse(tokens, headers={"Cache-Control": "no-store"})

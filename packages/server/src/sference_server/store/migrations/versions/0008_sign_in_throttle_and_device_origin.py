@@ -5,7 +5,7 @@ Revises: 0007
 Create Date: 2026-11-29 07:00:00
 
 Failed sign-ins are counted per client address and per username in one table of decaying scores
-(security/throttle.py). A device code remembers the address and user agent that asked for it, so
+(security/throttle.py); device sign-in requests per address are counted there too. A device code remembers the address and user agent that asked for it, so
 the approval page can show them.
 """
 
