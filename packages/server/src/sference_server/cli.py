@@ -18,12 +18,14 @@ from .bootstrap import BootstrapReport, ensure_admin
 from .config import Settings
 from .core import Core
 from .domain import versions
+from .domain.quotas import LIMIT_NAMES, MAX_CONCURRENT_INTERACTIVE, MAX_QUEUED_ITEMS, REQUESTS_PER_MINUTE
 from .errors import ServiceError
 from .net import listening_socket
 from .security.accounts import Accounts, check_password
 from .security.keys import DEFAULT_SCOPES
 from .security.passwords import hash_password
 from .services import ApiServices
+from .services.quotas import Quotas, parse_limit
 from .store import migrate as migrations
 from .store.database import Database
 from .timeutil import iso
@@ -323,6 +325,39 @@ def users_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> No
     for row in accounts.list_users():
         state = "disabled" if row.disabled_at else "active"
         typer.echo(f"{row.username:<24} {row.role:<6} {state:<8} created {iso(row.created_at)}")
+
+
+Limit = Annotated[str | None, typer.Option(help="A positive number, or 'default' (or 0) for the server's default.")]
+
+
+@users_app.command("set-limits")
+def users_set_limits(
+    name: str,
+    requests_per_minute: Limit = None,
+    max_concurrent_interactive: Limit = None,
+    max_queued_items: Limit = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set a user's limits (those not given stay as they are); they apply from the next request."""
+    given = {
+        REQUESTS_PER_MINUTE: requests_per_minute,
+        MAX_CONCURRENT_INTERACTIVE: max_concurrent_interactive,
+        MAX_QUEUED_ITEMS: max_queued_items,
+    }
+    settings = _settings(data_dir, database_url)
+    db = _open_store(settings, migrate=True)
+    quotas = Quotas(db, settings)
+    try:
+        values = {limit: parse_limit(limit, text) for limit, text in given.items() if text is not None}
+        own = quotas.set(Accounts(db).user_id(name), values)
+    except ServiceError as exc:
+        _fail(exc.detail)
+    effective = own.over(quotas.defaults)
+    for limit in LIMIT_NAMES:
+        value = getattr(effective, limit) or "no limit"
+        source = "default" if getattr(own, limit) is None else "set"
+        typer.echo(f"{limit:<28} {value} ({source})")
 
 
 @keys_app.command("create")

@@ -16,16 +16,22 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import Result
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from sference_server import cli
+from sference_server.domain.quotas import UserLimits
 from sference_server.services import ApiServices
 from sference_server.store.database import Database
 from sference_server.store.tables import batches, items
 from support.batches import chat_row, document
+from support.console import csrf_of, sign_in
 from support.live import ThreadServer
 from support.settings import ECHO_MODEL, echo_settings
 
 from .conftest import Api
+from .test_console import PASSWORD, person
 
 SLOW = {"models": [{"id": ECHO_MODEL, "engine": "echo", "options": {"slots": 1, "token_delay": 0.02}}]}
 CHAT = {"model": ECHO_MODEL, "messages": [{"role": "user", "content": "hi"}]}
@@ -177,3 +183,55 @@ def test_queued_items(idle: Idle, db: Database) -> None:
     assert ann.post(f"/v1/batches/{batch_id}/cancel").is_success
     assert ann.post("/openai/v1/batches", json=spec).is_success
     assert bob.post("/v1/batches", json=document([chat_row("b", "x")])).status_code == 201
+
+
+def test_limits_set_on_the_command_line_take_effect(idle: Idle, database_url: str) -> None:
+    ann_id, ann = idle.user("ann")
+
+    def set_limits(*args: str) -> Result:
+        return CliRunner().invoke(cli.app, ["users", "set-limits", *args, "--database-url", database_url])
+
+    done = set_limits("ann", "--requests-per-minute", "2", "--max-queued-items", "5")
+    assert done.exit_code == 0, done.output
+    assert (
+        "requests_per_minute          2 (set)" in done.output and "max_queued_items             5 (set)" in done.output
+    )
+    assert "max_concurrent_interactive   64 (default)" in done.output
+    assert [ann.get("/v1/batches").status_code for _ in range(3)] == [200, 200, 429]
+    # Limits not named stay; ``default`` (or 0) goes back to the server's default.
+    assert set_limits("ann", "--requests-per-minute", "default").exit_code == 0
+    assert idle.services.quotas.own(ann_id) == UserLimits(max_queued_items=5)
+    assert set_limits("ann", "--max-queued-items", "0").exit_code == 0
+    assert idle.services.quotas.own(ann_id) == UserLimits()
+    refused = set_limits("ann", "--max-queued-items", "lots")
+    assert refused.exit_code != 0 and "max_queued_items must be a positive whole number" in refused.output
+    unknown = set_limits("nobody", "--max-queued-items", "3")
+    assert unknown.exit_code != 0 and "no user named 'nobody'" in unknown.output
+
+
+def test_limits_set_in_the_console_take_effect(api: Api) -> None:
+    person(api, "root", role="admin")
+    ann_id, key = person(api, "ann")
+    admin = sign_in(api.url, "root", PASSWORD, next_path="/users")
+    page = admin.get("/users")
+    assert page.status_code == 200 and 'name="max_queued_items"' in page.text and 'placeholder="6000"' in page.text
+    token = csrf_of(page.text)
+    limits = {"requests_per_minute": "2", "max_concurrent_interactive": "", "max_queued_items": "default"}
+    assert admin.post(f"/users/{ann_id}/limits", data=limits).status_code == 403  # no CSRF token
+    saved = admin.post(f"/users/{ann_id}/limits", data={**limits, "csrf_token": token})
+    assert saved.status_code == 200 and "Limits saved" in saved.text and 'value="2"' in saved.text
+    assert api.services.quotas.own(ann_id) == UserLimits(requests_per_minute=2)
+    client = api.client(key)
+    assert [client.get("/v1/batches").status_code for _ in range(3)] == [200, 200, 429]
+    bad = admin.post(f"/users/{ann_id}/limits", data={**limits, "requests_per_minute": "-1", "csrf_token": token})
+    assert bad.status_code == 400 and "requests_per_minute must be a positive whole number" in bad.text
+    assert api.services.quotas.own(ann_id) == UserLimits(requests_per_minute=2)
+    # The user sees their limits on the keys page, and may not change them.
+    own = sign_in(api.url, "ann", PASSWORD, next_path="/api-keys")
+    keys_page = own.get("/api-keys")
+    assert "Your limits" in keys_page.text and "<dd>2</dd>" in keys_page.text and "<dd>64</dd>" in keys_page.text
+    forbidden = own.post(
+        f"/users/{ann_id}/limits", data={"requests_per_minute": "", "csrf_token": csrf_of(keys_page.text)}
+    )
+    assert forbidden.status_code == 403
+    assert api.services.quotas.own(ann_id) == UserLimits(requests_per_minute=2)

@@ -34,6 +34,7 @@ def _page(
         expiries=list(EXPIRIES),
         versions=list(versions.VERSIONS.values()),
         default_version=versions.DEFAULT.name,
+        limits=services.quotas.of(user.user_id),
     )
 
 

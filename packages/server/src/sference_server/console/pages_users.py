@@ -1,4 +1,4 @@
-"""Users, for administrators: create, reset a password, disable and enable."""
+"""Users, for administrators: create, reset a password, set limits, disable and enable."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from ..domain.quotas import LIMIT_NAMES
 from ..errors import ServiceError
 from ..security.accounts import check_password
 from ..security.passwords import hash_off_loop
 from ..services import ApiServices
+from ..services.quotas import parse_limit
 from .auth import SESSION_COOKIE, Admin, check_csrf
 from .templating import render
 
@@ -23,7 +25,17 @@ def _page(
 ) -> Response:
     services: ApiServices = request.app.state.services
     users = services.accounts.list_users()
-    return render(request, "users.html", status_code=status_code, users=users, message=message, error=error)
+    return render(
+        request,
+        "users.html",
+        status_code=status_code,
+        users=users,
+        limits=services.quotas.own_of_all(),
+        defaults=services.quotas.defaults,
+        limit_names=LIMIT_NAMES,
+        message=message,
+        error=error,
+    )
 
 
 @router.get("/users")
@@ -61,6 +73,10 @@ async def change_user(request: Request, user_id: str, action: str, admin: Admin)
             await anyio.to_thread.run_sync(store, user_id, await hash_off_loop(password))
             ended = "your other sessions" if keep else "the user's console sessions"
             message = f"Password changed: {ended} and device sign-ins have ended."
+        elif action == "limits":
+            values = {name: parse_limit(name, str(form.get(name, ""))) for name in LIMIT_NAMES}
+            services.quotas.set(user_id, values)
+            message = "Limits saved: they apply from the user's next request."
         elif action in ("disable", "enable"):
             if user_id == admin.user_id:
                 return _page(request, error="You cannot disable yourself.", status_code=400)

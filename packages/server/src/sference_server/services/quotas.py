@@ -25,6 +25,17 @@ from ..store.database import Database
 CONCURRENCY_RETRY_SECONDS = 1
 
 
+def parse_limit(name: str, text: str) -> int | None:
+    """A limit as an admin types it: a positive whole number, or ``default``, 0 or nothing for
+    the server's default (None)."""
+    text = text.strip().lower()
+    if text in ("", "default", "0"):
+        return None
+    if not text.isdigit():
+        raise BadRequest(f"{name} must be a positive whole number or 'default', not {text!r}", extra=[{"loc": name}])
+    return int(text)
+
+
 def default_limits(settings: Settings) -> UserLimits:
     return UserLimits(
         requests_per_minute=settings.requests_per_minute,
@@ -113,6 +124,11 @@ class Quotas:
         if own is None:
             raise NotFound(f"no user with id {user_id!r}")
         return own
+
+    def own_of_all(self) -> dict[str, UserLimits]:
+        """Every user's own values, by user id (the console's users page)."""
+        with self.db.read() as conn:
+            return store.all_user_limits(conn)
 
     def set(self, user_id: str, values: dict[str, int | None]) -> UserLimits:
         """Set some of a user's limits: a positive number, or None (or 0) for the default.

@@ -36,3 +36,9 @@ def active_item_count(conn: Tx, user_id: str) -> int:
     """The user's queued and running items (index ``ix_items_user_active``)."""
     query = select(func.count()).select_from(items).where(items.c.user_id == user_id, text(ACTIVE_CONDITION))
     return int(conn.execute(query).scalar_one())
+
+
+def all_user_limits(conn: Tx) -> dict[str, UserLimits]:
+    """Every user's own values, by user id."""
+    rows = conn.execute(select(users.c.id, *_LIMIT_COLUMNS))
+    return {row.id: UserLimits(**{name: row._mapping[name] for name in LIMIT_NAMES}) for row in rows}
