@@ -18,6 +18,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -43,6 +44,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass
+class Cluster:
+    """A server this test run started (and so may stop and start again)."""
+
+    url: str
+    pg_ctl: list[str]  # the pg_ctl command line up to the action, with -D and the start options
+    options: str
+
+    def stop(self) -> None:
+        subprocess.run([*self.pg_ctl, "-m", "fast", "-w", "stop"], check=True, capture_output=True)
+
+    def start(self) -> None:
+        subprocess.run([*self.pg_ctl, "-w", "-o", self.options, "start"], check=True, capture_output=True)
+
+
 @contextmanager
 def cluster() -> Iterator[str]:
     """Yield a superuser URL of a running server (ours or the one in the environment)."""
@@ -50,6 +66,13 @@ def cluster() -> Iterator[str]:
     if external:
         yield external
         return
+    with own_cluster() as started:
+        yield started.url
+
+
+@contextmanager
+def own_cluster() -> Iterator[Cluster]:
+    """Start a server of our own (initdb in a temporary directory) and remove it afterwards."""
     bin_dir = _bin_dir()
     base = Path(tempfile.mkdtemp(prefix="sference-pg-"))
     as_postgres: list[str] = []
@@ -57,39 +80,26 @@ def cluster() -> Iterator[str]:
         subprocess.run(["chown", "postgres", str(base)], check=True)
         as_postgres = ["runuser", "-u", "postgres", "--"]
     data, port = base / "data", _free_port()
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
+    server = Cluster(
+        f"postgresql://app@127.0.0.1:{port}/postgres",
+        [*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(base / "log")],
+        options,
+    )
     try:
         subprocess.run(
             [*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", "app", "--auth=trust", "-E", "UTF8"],
             check=True,
             capture_output=True,
         )
-        options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300"
-        subprocess.run(
-            [
-                *as_postgres,
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(base / "log"),
-                "-w",
-                "-o",
-                options,
-                "start",
-            ],
-            check=True,
-            capture_output=True,
-        )
+        server.start()
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(base, ignore_errors=True)
         raise PostgresUnavailable(f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')}") from exc
     try:
-        yield f"postgresql://app@127.0.0.1:{port}/postgres"
+        yield server
     finally:
-        subprocess.run(
-            [*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-            capture_output=True,
-        )
+        subprocess.run([*server.pg_ctl, "-m", "immediate", "-w", "stop"], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -121,6 +121,10 @@ class ChangeWatcher:
         with psycopg.connect(_postgres_url(self.db), autocommit=True) as conn:
             for channel in (EVENTS_CHANNEL, WORK_CHANNEL, PIECES_CHANNEL, CANCELS_CHANNEL):
                 conn.execute(f"LISTEN {channel}")
+            # Anything announced while we were not listening (a restart of the server) is lost:
+            # tell the consumers to look.
+            self.events.fire()
+            self.work.fire()
             while not self._stop.is_set():
                 for note in conn.notifies(timeout=0.5):
                     self._relay(note.channel, note.payload)

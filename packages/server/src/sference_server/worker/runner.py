@@ -289,12 +289,12 @@ class Worker:
             try:
                 await asyncio.to_thread(self._record, batch)
             except Exception as exc:
-                self._store_failed(f"record {len(batch)} outcomes", exc)
+                self._store_failed("record outcomes", exc)
                 for outcome in batch:
                     self._outcomes.put_nowait(outcome)
                 await asyncio.sleep(backoff.next())
             else:
-                self._store_ok("record")
+                self._store_ok("record outcomes")
                 backoff.reset()
             finally:
                 self._pending_writes = 0
