@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     max_batch_bytes: int = 2 * 1024**3
     max_batch_requests: int = 1_000_000
     max_request_bytes: int = 8 * 1024**2  # any other JSON body (POST /v1/responses, ...)
+    # Bodies of console forms (/login, ...) and device sign-in (/v1/oauth/...).
+    max_form_bytes: int = 64 * 1024
+    # The longest line of a JSONL file (an OpenAI batch input file); a longer one is refused by number.
+    max_line_bytes: int = 8 * 1024**2
     # Per-user limits, the defaults (an admin sets a user's own: sference-server users set-limits);
     # 0: no limit. Requests per minute counts every authenticated API request, per API process.
     requests_per_minute: int = Field(default=6000, ge=0)

@@ -52,7 +52,7 @@ def admin_user(user: Annotated[ConsoleUser, Depends(console_user)]) -> ConsoleUs
 
 
 def check_csrf(user: ConsoleUser, submitted: object) -> None:
-    if not isinstance(submitted, str) or not hmac.compare_digest(submitted, user.csrf_token):
+    if not isinstance(submitted, str) or not hmac.compare_digest(submitted.encode(), user.csrf_token.encode()):
         raise Forbidden("the form's CSRF token is missing or wrong; reload the page and try again")
 
 

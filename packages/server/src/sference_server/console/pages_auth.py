@@ -57,7 +57,7 @@ async def login(request: Request) -> Response:
     username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
     next_path = safe_next(str(form.get("next", "")))
     cookie, submitted = request.cookies.get(LOGIN_CSRF_COOKIE, ""), str(form.get("csrf_token", ""))
-    if not cookie or not hmac.compare_digest(cookie, submitted):
+    if not cookie or not hmac.compare_digest(cookie.encode(), submitted.encode()):
         return _login_form(
             request,
             next=next_path,

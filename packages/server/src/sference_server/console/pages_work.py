@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from ..domain.states import ACTIVE_BATCH_STATUSES
 from ..errors import Conflict
 from ..render import sference as wire
+from ..render.downloads import attachment
 from ..render.pages import newest_first
 from ..services import ApiServices
 from .auth import User, as_principal, check_csrf
@@ -69,7 +70,7 @@ def batch_results(request: Request, batch_id: str, user: User) -> StreamingRespo
     return StreamingResponse(
         wire.result_lines(services.batches.iter_rows(batch_id)),
         media_type="application/x-ndjson",
-        headers={"Content-Disposition": f'attachment; filename="{batch_id}.jsonl"'},
+        headers={"Content-Disposition": attachment(f"{batch_id}.jsonl")},
     )
 
 

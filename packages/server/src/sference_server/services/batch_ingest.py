@@ -16,10 +16,12 @@ from ..domain.chat import FieldError
 from ..domain.endpoints import ENDPOINTS as ROW_URLS
 from ..domain.windows import BATCH_WINDOWS
 from ..errors import BadRequest
+from ..json_input import bad_text_path, scan_file
 from .batch_rows import ParsedBatch, RowChecker, Validate, spill_file, spill_row
 
 MAX_REPORTED_ERRORS = 100
 ROW_FIELDS = frozenset({"custom_id", "body", "method", "url"})
+BAD_TEXT = "text may not contain NUL characters or unpaired surrogates"
 
 
 @dataclass
@@ -67,6 +69,7 @@ def parse_batch(
     source: IO[bytes], *, validate: Validate, max_requests: int, spill_dir: str | None = None
 ) -> ParsedBatch:
     """Validate a whole batch document. Raises BadRequest naming every bad row (up to 100)."""
+    may_hold_bad_text = scan_file(source)  # the depth first: a parser would build what it reads
     window = _window(source)
     collector = _Collector()
     checker = RowChecker(validate, where=lambda index: f"requests[{index}]")
@@ -78,6 +81,10 @@ def parse_batch(
             count = index + 1
             if count > max_requests:
                 raise BadRequest(f"a batch may hold at most {max_requests} requests")
+            text_problem = bad_text_path(row, "") if may_hold_bad_text else None
+            if text_problem is not None:
+                collector.add(index, None, FieldError(text_problem, BAD_TEXT))
+                continue
             body, problems = _validate_row(row, index, checker)
             custom_id = row.get("custom_id") if isinstance(row, dict) else None
             for problem in problems:

@@ -65,7 +65,7 @@ class ApiServices:
             streams=StreamService(db, lifecycle),
             responses=ResponseService(db, lifecycle),
             events=EventService(db, core.events_signal),
-            files=FileService(db, settings.max_batch_bytes),
+            files=FileService(db, settings.max_batch_bytes, settings.max_line_bytes),
             openai_batches=OpenAIBatches(db, settings, lifecycle, batches),
             interactive=Interactive(db, lifecycle, settings.interactive_timeout_seconds),
             quotas=Quotas(db, settings),

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from typing import IO
 
 from ..domain.states import ItemStatus
-from ..errors import NotFound, PayloadTooLarge
+from ..errors import BadRequest, NotFound, PayloadTooLarge
 from ..ids import uuid7
+from ..json_input import check_text
 from ..render.openai_batches import error_line, output_line
 from ..security.principal import Principal
 from ..store import files as store
@@ -26,12 +27,16 @@ NOT_COMPLETED = (ItemStatus.FAILED, ItemStatus.EXPIRED, ItemStatus.CANCELLED)
 
 
 class FileService:
-    def __init__(self, db: Database, max_bytes: int) -> None:
+    def __init__(self, db: Database, max_bytes: int, max_line: int) -> None:
         self.db = db
         self.max_bytes = max_bytes
+        self.max_line = max_line
 
     def upload(self, who: Principal, source: IO[bytes], filename: str, purpose: str) -> FileRecord:
         file_id, size = f"file-{uuid7()}", 0
+        check_text(filename, "file (its filename)")
+        check_text(purpose, "purpose")
+        lines = LineMeter(self.max_line) if purpose == "batch" else None
         with self.db.write() as tx:
             store.insert_file(
                 tx,
@@ -48,6 +53,8 @@ class FileService:
                     raise PayloadTooLarge(
                         f"the file exceeds the limit of {self.max_bytes} bytes (SFERENCE_MAX_BATCH_BYTES)"
                     )
+                if lines is not None:
+                    lines.feed(chunk)
                 store.insert_chunk(tx, file_id, seq, chunk)
             store.set_size(tx, file_id, size)
             record = store.get_file(tx, file_id, user_id=who.user_id)
@@ -98,4 +105,31 @@ class FileService:
         with self.db.read() as tx:
             return store.list_files(
                 tx, user_id=who.user_id, purpose=purpose, after=after, limit=limit + 1, newest_first=newest_first
+            )
+
+
+class LineMeter:
+    """Refuses a batch input file with a line longer than ``limit`` bytes, by its number, as
+    the file is stored (each chunk is searched once)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.line = 1
+        self.length = 0  # of the current line so far
+
+    def feed(self, chunk: bytes) -> None:
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            self._check(self.length + end - start)
+            self.line += 1
+            self.length = 0
+            start = end + 1
+        self.length += len(chunk) - start
+        self._check(self.length)
+
+    def _check(self, length: int) -> None:
+        if length > self.limit:
+            raise BadRequest(
+                f"line {self.line} of the file is longer than {self.limit} bytes (SFERENCE_MAX_LINE_BYTES)",
+                extra=[{"loc": f"file.line {self.line}", "message": "line too long"}],
             )

@@ -3,10 +3,11 @@ unique ``custom_id``, ``method: POST``, the batch's ``url``, and a valid ``body`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
+from .. import json_input
+from ..store.files import LineTooLong
 from .batch_rows import ParsedBatch, RowChecker, Validate, spill_file, spill_row
 
 MAX_REPORTED = 100
@@ -31,7 +32,7 @@ def check_input(lines: Iterator[bytes], *, endpoint: str, validate: Validate, ma
             errors.append({"code": code, "line": line, "message": message, "param": param})
 
     try:
-        for number, raw in enumerate(lines, start=1):
+        for number, raw in _numbered(lines, problem):
             if not raw.strip():
                 continue
             count += 1
@@ -39,9 +40,9 @@ def check_input(lines: Iterator[bytes], *, endpoint: str, validate: Validate, ma
                 problem("too_many_requests", number, f"a batch may hold at most {max_requests} requests")
                 break
             try:
-                record = json.loads(raw)
-            except ValueError as exc:
-                problem("invalid_json_line", number, f"line {number} is not valid JSON: {exc}")
+                record = json_input.loads(raw, f"line {number}")
+            except json_input.InvalidJson as exc:
+                problem("invalid_json_line", number, exc.detail, exc.loc.partition(".")[2] or None)
                 continue
             if not isinstance(record, dict):
                 problem("invalid_request", number, f"line {number} must be a JSON object")
@@ -63,7 +64,7 @@ def check_input(lines: Iterator[bytes], *, endpoint: str, validate: Validate, ma
                 problem("invalid_body", number, f"{field.field}: {field.message}", field.field)
             if not errors and body is not None:
                 spill_row(spill, record["custom_id"], body)
-        if count == 0:
+        if count == 0 and not errors:
             problem("empty_file", 0, "the input file has no requests")
         if errors:
             raise InvalidInput(errors)
@@ -73,3 +74,11 @@ def check_input(lines: Iterator[bytes], *, endpoint: str, validate: Validate, ma
     assert checker.model is not None
     spill.flush()
     return ParsedBatch(window="24h", model=checker.model, count=count, rows=spill)
+
+
+def _numbered(lines: Iterator[bytes], problem: Any) -> Iterator[tuple[int, bytes]]:
+    """The lines with their numbers; a line over the length limit is a problem that ends the file."""
+    try:
+        yield from enumerate(lines, start=1)
+    except LineTooLong as exc:
+        problem("line_too_long", exc.line, f"{exc} (SFERENCE_MAX_LINE_BYTES)")

@@ -19,6 +19,7 @@ from ..domain.outcome import ItemError
 from ..domain.states import TERMINAL_BATCH_STATUSES, BatchStatus
 from ..errors import BadRequest, NotFound
 from ..ids import uuid7
+from ..json_input import PlainText
 from ..security.principal import Principal
 from ..store import batches as batch_store
 from ..store import files as file_store
@@ -36,7 +37,7 @@ class BatchCreate(BaseModel):
     input_file_id: str
     endpoint: str
     completion_window: str = "24h"
-    metadata: dict[str, str] | None = Field(default=None, max_length=16)
+    metadata: dict[PlainText, PlainText] | None = Field(default=None, max_length=16)
 
 
 class OpenAIBatches:
@@ -58,7 +59,7 @@ class OpenAIBatches:
             source = file_store.get_file(tx, spec.input_file_id, user_id=who.user_id)
         if source is None or source.kind != UPLOAD:
             raise NotFound(f"No such File object: {spec.input_file_id}")
-        lines = file_store.iter_lines(file_store.iter_chunks(self.db, source.id))
+        lines = file_store.iter_lines(file_store.iter_chunks(self.db, source.id), self.settings.max_line_bytes)
         try:
             parsed = check_input(
                 lines,

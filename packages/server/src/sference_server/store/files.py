@@ -89,12 +89,37 @@ def iter_chunks(db: Database, file_id: str) -> Iterator[bytes]:
         yield bytes(row.data)
 
 
-def iter_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Lines across chunk boundaries (without their line ends)."""
-    rest = b""
+class LineTooLong(Exception):
+    def __init__(self, line: int, limit: int) -> None:
+        super().__init__(f"line {line} is longer than {limit} bytes")
+        self.line = line
+        self.limit = limit
+
+
+def iter_lines(chunks: Iterator[bytes], max_line: int) -> Iterator[bytes]:
+    """Lines across chunk boundaries (without their line ends), in time linear in the bytes: each
+    chunk is searched once, and a line's pieces are joined once. A line longer than ``max_line``
+    bytes raises ``LineTooLong`` as soon as it is seen, before it is held whole."""
+    pieces: list[bytes] = []  # the start of a line that goes on in a later chunk
+    held = 0  # their total length
+    number = 0
     for chunk in chunks:
-        rest += chunk
-        *lines, rest = rest.split(b"\n")
-        yield from lines
-    if rest:
-        yield rest
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            number += 1
+            if held + end - start > max_line:
+                raise LineTooLong(number, max_line)
+            line = chunk[start:end]
+            if pieces:
+                line = b"".join([*pieces, line])
+                pieces.clear()
+                held = 0
+            yield line
+            start = end + 1
+        if start < len(chunk):
+            held += len(chunk) - start
+            if held > max_line:
+                raise LineTooLong(number + 1, max_line)
+            pieces.append(chunk[start:])
+    if pieces:
+        yield b"".join(pieces)

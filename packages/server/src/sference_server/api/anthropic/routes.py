@@ -37,7 +37,7 @@ PATH = "/v1/messages"
     responses=documented(Message, *AUTHENTICATED, 404, 413, 503, error=AnthropicError, content=SSE),
 )
 async def create_message(request: Request, services: ServicesDep, who: Writer) -> Response:
-    body = await read_json(request, services.settings.max_request_bytes, "SFERENCE_MAX_REQUEST_BYTES")
+    body = await read_json(request)
     chat = _validated(services, body)
     interactive_turn(request, who)
     if body.get("stream"):

@@ -10,8 +10,10 @@ from fastapi.responses import StreamingResponse
 
 from ...domain.states import TERMINAL_BATCH_STATUSES
 from ...render import sference as render
+from ...render.downloads import attachment
 from ...render.pages import newest_first
 from ..bodies import spooled_body
+from ..cursors import IdCursor
 from ..deps import Reader, ServicesDep, Writer
 from ..openapi import AUTHENTICATED, documented
 from .schemas import RESULT_LINES, Batch, BatchPage, ResultsDocument
@@ -21,7 +23,7 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
 @router.post("", status_code=201, response_model=None, responses=documented(Batch, *AUTHENTICATED, 413, status=201))
 async def create_batch(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    async with spooled_body(request, services.settings.max_batch_bytes, "SFERENCE_MAX_BATCH_BYTES") as body:
+    async with spooled_body(request) as body:
         return render.batch(await anyio.to_thread.run_sync(services.batches.create, who, body))
 
 
@@ -30,7 +32,7 @@ def list_batches(
     services: ServicesDep,
     who: Reader,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: str | None = None,
+    before: IdCursor = None,
 ) -> dict[str, Any]:
     return newest_first(services.batches.list(who, limit=limit, before=before), limit, render.batch)
 
@@ -69,5 +71,8 @@ def download_results(batch_id: str, services: ServicesDep, who: Reader) -> Strea
     return StreamingResponse(
         render.result_lines(services.batches.iter_rows(batch_id)),
         media_type="application/x-ndjson",
-        headers={"X-Sference-Partial": "true" if partial else "false"},
+        headers={
+            "X-Sference-Partial": "true" if partial else "false",
+            "Content-Disposition": attachment(f"{batch_id}.jsonl"),
+        },
     )

@@ -20,7 +20,7 @@ router = APIRouter(tags=["decisions"])
 
 @router.post("/v1/decisions", response_model=None, responses=documented(Decision, *AUTHENTICATED, 404, 413, 503))
 async def create_decision(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    body = await read_json(request, services.settings.max_request_bytes, "SFERENCE_MAX_REQUEST_BYTES")
+    body = await read_json(request)
     normalised = services.interactive.validate(body, modality=DECISIONS)
     interactive_turn(request, who)
     return answer(await services.interactive.run(who, normalised, gone=request.is_disconnected))

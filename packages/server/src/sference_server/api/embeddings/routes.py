@@ -25,7 +25,7 @@ router = APIRouter(tags=["embeddings"])
     responses=documented(EmbeddingList, *AUTHENTICATED, 404, 413, 503, error=OpenAIError),
 )
 async def create_embeddings(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    body = await read_json(request, services.settings.max_request_bytes, "SFERENCE_MAX_REQUEST_BYTES")
+    body = await read_json(request)
     normalised = services.interactive.validate(body, modality=TEXT_EMBEDDING)
     interactive_turn(request, who)
     return answer(await services.interactive.run(who, normalised, gone=request.is_disconnected))

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ...render import sference as render
+from ..cursors import IdCursor
 from ..deps import Reader, ServicesDep
 
 from ..openapi import AUTHENTICATED, documented
@@ -20,8 +21,8 @@ async def list_events(
     who: Reader,
     stream_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
-    starting_after: str | None = None,
-    ending_before: str | None = None,
+    starting_after: IdCursor = None,
+    ending_before: IdCursor = None,
     wait_ms: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     events, more = await services.events.wait_for_page(

@@ -7,7 +7,6 @@ address that asks for too many codes).
 
 from __future__ import annotations
 
-import json
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
@@ -16,6 +15,8 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from ... import json_input
+from ...json_input import InvalidJson
 from ...security.device_flow import OAuthError
 from ..bodies import read_body
 from ..client_address import client_address
@@ -26,14 +27,15 @@ from .schemas import DeviceCode, Tokens
 router = APIRouter(prefix="/v1/oauth", tags=["oauth"])
 
 
-async def _body(request: Request, limit: int) -> dict[str, Any]:
-    raw = await read_body(request, limit, "SFERENCE_MAX_REQUEST_BYTES")
-    if "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
-        return dict(parse_qsl(raw.decode(errors="replace")))
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await read_body(request)
     try:
-        body = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise OAuthError("invalid_request", "the body must be JSON or form-encoded") from exc
+        if "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
+            fields = parse_qsl(raw.decode(errors="replace"))
+            return {key: json_input.check_text(value, key) for key, value in fields}
+        body = json_input.loads(raw or b"{}")
+    except InvalidJson as exc:
+        raise OAuthError("invalid_request", f"the body must be JSON or form-encoded: {exc.detail}") from exc
     if not isinstance(body, dict):
         raise OAuthError("invalid_request", "the body must be an object")
     return body
@@ -53,7 +55,7 @@ def _error(exc: OAuthError) -> JSONResponse:
 )
 async def device_code(request: Request, services: ServicesDep) -> Any:
     try:
-        body = await _body(request, services.settings.max_request_bytes)
+        body = await _body(request)
         console = services.settings.console_url or str(request.base_url)
         verification = console.rstrip("/") + "/device"
         label = body.get("device_label")
@@ -72,7 +74,7 @@ async def device_code(request: Request, services: ServicesDep) -> Any:
 )
 async def token(request: Request, services: ServicesDep) -> Any:
     try:
-        body = await _body(request, services.settings.max_request_bytes)
+        body = await _body(request)
         exchange = partial(services.device_flow.exchange, address=client_address(request))
         tokens = await anyio.to_thread.run_sync(exchange, body)
     except OAuthError as exc:

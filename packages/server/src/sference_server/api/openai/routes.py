@@ -15,13 +15,15 @@ from starlette.datastructures import UploadFile
 
 from ...domain.states import ItemStatus, Priority
 from ...errors import BadRequest, NotFound
+from ...render.downloads import attachment
 from ...render.openai_batches import batch_object, file_object
 from ...render.openai_chat import chat_completion
 from ...render.openai_responses import response_object
 from ...render.pages import openai_list
 from ...services.interactive import raise_for_failure
 from ...services.openai_batches import BatchCreate
-from ..bodies import read_json, refuse_declared_excess
+from ..bodies import read_json
+from ..cursors import FileCursor, IdCursor
 from ..deps import Reader, ServicesDep, Writer
 from ..openapi import AUTHENTICATED, SSE, OpenAIError, documented
 from ..quotas import interactive_turn
@@ -41,8 +43,6 @@ from .streaming import chat_stream, response_stream
 
 router = APIRouter(tags=["openai"])
 PREFIX = "/openai/v1"
-REQUEST_LIMIT = "SFERENCE_MAX_REQUEST_BYTES"
-MULTIPART_SLACK = 64 * 1024
 
 
 # -- files -------------------------------------------------------------------------------------
@@ -50,9 +50,7 @@ MULTIPART_SLACK = 64 * 1024
 
 @router.post(f"{PREFIX}/files", response_model=None, responses=documented(File, *AUTHENTICATED, 413, error=OpenAIError))
 async def upload_file(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    # The file's bytes are counted as they are stored (services/files.py); the multipart framing
-    # around them may add a little.
-    refuse_declared_excess(request, services.files.max_bytes + MULTIPART_SLACK, "SFERENCE_MAX_BATCH_BYTES")
+    # The body's size is limited as it arrives (api/body_limits.py), the file's as it is stored.
     async with request.form() as form:
         upload, purpose = form.get("file"), form.get("purpose")
         if not isinstance(upload, UploadFile):
@@ -72,7 +70,7 @@ def list_files(
     services: ServicesDep,
     who: Reader,
     purpose: str | None = None,
-    after: str | None = None,
+    after: FileCursor = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 10_000,
     order: str = "desc",
 ) -> dict[str, Any]:
@@ -99,7 +97,7 @@ def file_content(file_id: str, services: ServicesDep, who: Reader) -> StreamingR
     return StreamingResponse(
         services.files.content(row),
         media_type="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{row.filename}"'},
+        headers={"Content-Disposition": attachment(row.filename)},
     )
 
 
@@ -128,7 +126,7 @@ async def create_batch(spec: BatchCreate, services: ServicesDep, who: Writer) ->
     f"{PREFIX}/batches", response_model=None, responses=documented(OpenAIBatchPage, *AUTHENTICATED, error=OpenAIError)
 )
 def list_batches(
-    services: ServicesDep, who: Reader, after: str | None = None, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    services: ServicesDep, who: Reader, after: IdCursor = None, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> dict[str, Any]:
     listed = services.openai_batches.list(who, after=after, limit=limit)
     return openai_list(listed, limit, batch_object)
@@ -167,7 +165,7 @@ def cancel_batch(batch_id: str, services: ServicesDep, who: Writer) -> dict[str,
 )
 async def chat_completions(request: Request, services: ServicesDep, who: Writer) -> Response:
     """Blocking, or ``stream: true``: server-sent events as the engine makes the answer."""
-    body = await read_json(request, services.settings.max_request_bytes, REQUEST_LIMIT)
+    body = await read_json(request)
     chat = services.interactive.validate(body)
     interactive_turn(request, who)
     if body.get("stream"):
@@ -190,7 +188,7 @@ async def chat_completions(request: Request, services: ServicesDep, who: Writer)
 async def create_response(request: Request, services: ServicesDep, who: Writer) -> Any:
     """Blocking by default; ``background: true`` answers at once (poll ``GET .../{id}``);
     ``stream: true`` sends the Responses events as the engine makes the answer."""
-    body = await read_json(request, services.settings.max_request_bytes, REQUEST_LIMIT)
+    body = await read_json(request)
     chat = services.interactive.validate(body)
     background = bool(body.get("background"))
     metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None

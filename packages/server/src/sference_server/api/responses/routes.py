@@ -12,6 +12,7 @@ from ...domain.states import Priority
 from ...render import sference as render
 from ...render.pages import openai_list
 from ..bodies import read_json
+from ..cursors import IdCursor
 from ..deps import Reader, ServicesDep, Version, Writer
 from ..quotas import interactive_turn
 from ..openapi import AUTHENTICATED, documented
@@ -30,7 +31,7 @@ async def create_response(request: Request, services: ServicesDep, who: Writer, 
     """Queues the response and answers at once, except in versions whose responses block: there
     a response without ``background: true`` (and not a stream's item) is run ahead of queued work
     and answered finished, or cancelled with a 504 after ``blocking_response_seconds``."""
-    body = await read_json(request, services.settings.max_request_bytes, "SFERENCE_MAX_REQUEST_BYTES")
+    body = await read_json(request)
     blocking = version.blocking_responses and isinstance(body, dict) and not _queues(body)
     priority = Priority.INTERACTIVE if blocking else Priority.QUEUED
     if blocking:
@@ -55,7 +56,7 @@ def list_responses(
     who: Reader,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     stream_id: str | None = None,
-    after: str | None = None,
+    after: IdCursor = None,
 ) -> dict[str, Any]:
     listed = services.responses.list(who, limit=limit, stream_id=stream_id, after=after)
     return openai_list(listed, limit, render.response_summary)

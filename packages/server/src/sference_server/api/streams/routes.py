@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from ...render import sference as render
 from ...render.pages import newest_first
+from ..cursors import IdCursor
 from ..deps import Reader, ServicesDep, Writer
 from ..openapi import AUTHENTICATED, documented
 from .schemas import Stream, StreamCreate, StreamPage, StreamPatch
@@ -23,7 +24,7 @@ def create_stream(spec: StreamCreate, services: ServicesDep, who: Writer) -> dic
 
 @router.get("", response_model=None, responses=documented(StreamPage, *AUTHENTICATED))
 def list_streams(
-    services: ServicesDep, who: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100, before: str | None = None
+    services: ServicesDep, who: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100, before: IdCursor = None
 ) -> dict[str, Any]:
     return newest_first(services.streams.list(who, limit=limit, before=before), limit, render.stream_summary)
 

@@ -6,16 +6,17 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ...json_input import PlainText
 from ..openapi import Wire
 
 
 class StreamCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: PlainText = Field(min_length=1, max_length=200)
     window: Literal["1h", "24h"] = "24h"
 
 
 class StreamPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: PlainText | None = Field(default=None, min_length=1, max_length=200)
     status: Literal["cancelled", "archived"] | None = None
 
 
