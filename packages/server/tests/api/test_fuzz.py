@@ -10,11 +10,13 @@ gets: raise it to fuzz harder locally (docs/testing.md).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -33,7 +35,7 @@ from sference_server.store.database import Database
 from sference_server.store.migrate import upgrade
 from support.live import ThreadServer
 from support.postgres import create_database, drop_database
-from support.settings import echo_settings
+from support.settings import ECHO_MODEL, echo_settings
 
 EXAMPLES = int(os.environ.get("SFERENCE_TEST_FUZZ_EXAMPLES", "8"))
 LONGEST_WAIT_MS = 20
@@ -67,17 +69,45 @@ def fuzz_key(fuzzed_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def fuzz_schema(fuzzed_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def fuzz_server(fuzzed_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
     db = Database(fuzzed_url)
     services = ApiServices.build(echo_settings(Path(tmp_path_factory.mktemp("data")), fuzzed_url), db)
     with ThreadServer(services) as server:
-        schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
-        schema.config.update(base_url=server.url, request_timeout=30)
-        yield schema
+        yield server
     db.dispose()
 
 
-def _fuzz(operation: Any, mode: GenerationMode, key: str) -> str | None:
+@pytest.fixture(scope="module")
+def fuzz_schema(fuzz_server: ThreadServer) -> Any:
+    schema = schemathesis.openapi.from_url(f"{fuzz_server.url}/openapi.json")
+    schema.config.update(base_url=fuzz_server.url, request_timeout=30)
+    return schema
+
+
+@pytest.fixture(scope="module")
+def known_ids(fuzz_server: ThreadServer, fuzz_key: str) -> dict[str, str]:
+    """Objects of the fuzzing user, so that valid inputs also name ids that exist: path
+    parameter -> id (``openai_batch_id`` for the OpenAI surface's batches)."""
+    chat = {"model": ECHO_MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.Client(base_url=fuzz_server.url, headers={"Authorization": f"Bearer {fuzz_key}"}) as client:
+        stream = client.post("/v1/streams", json={"name": "fuzz"}).json()
+        batch = client.post("/v1/batches", json={"window": "24h", "requests": [{"custom_id": "a", "body": chat}]})
+        response = client.post("/v1/responses", json={"model": ECHO_MODEL, "input": "hi", "background": True})
+        line = json.dumps({"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": chat})
+        upload = client.post("/openai/v1/files", files={"file": ("in.jsonl", line.encode())}, data={"purpose": "batch"})
+        spec = {"input_file_id": upload.json()["id"], "endpoint": "/v1/chat/completions"}
+        openai_batch = client.post("/openai/v1/batches", json=spec)
+    return {
+        "stream_id": stream["id"],
+        "batch_id": batch.json()["id"],
+        "response_id": response.json()["id"],
+        "file_id": upload.json()["id"],
+        "openai_batch_id": openai_batch.json()["id"],
+        "model_id": ECHO_MODEL,
+    }
+
+
+def _fuzz(operation: Any, mode: GenerationMode, key: str, known: dict[str, str]) -> str | None:
     """What went wrong with ``operation`` on inputs of ``mode``, or None."""
     authenticated = bool(operation.definition.raw.get("security"))
     headers = {"Authorization": f"Bearer {key}"} if authenticated else {}
@@ -94,6 +124,8 @@ def _fuzz(operation: Any, mode: GenerationMode, key: str) -> str | None:
     def run(case: Any) -> None:
         if isinstance(case.query, dict) and isinstance(case.query.get("wait_ms"), int):
             case.query["wait_ms"] = min(case.query["wait_ms"], LONGEST_WAIT_MS)  # long polls are legitimate
+        if mode is GenerationMode.POSITIVE:
+            _name_known_objects(case, known)
         case.call_and_validate(headers=headers, checks=CHECKS)
 
     try:
@@ -105,13 +137,29 @@ def _fuzz(operation: Any, mode: GenerationMode, key: str) -> str | None:
     return None
 
 
-def test_every_operation_answers_as_documented(fuzz_schema: Any, fuzz_key: str) -> None:
+def _name_known_objects(case: Any, known: dict[str, str]) -> None:
+    """Valid inputs that name what exists: the served model, the user's objects (in every other
+    case, so random ids still get their 404s)."""
+    if isinstance(case.body, dict) and "model" in case.body:
+        case.body["model"] = ECHO_MODEL
+    if not case.path_parameters or _coin(case):
+        return
+    for name in case.path_parameters:
+        openai_batch = name == "batch_id" and case.operation.path.startswith("/openai/")
+        case.path_parameters[name] = known["openai_batch_id" if openai_batch else name]
+
+
+def _coin(case: Any) -> bool:
+    return sum(str(value).__len__() for value in case.path_parameters.values()) % 2 == 0
+
+
+def test_every_operation_answers_as_documented(fuzz_schema: Any, fuzz_key: str, known_ids: dict[str, str]) -> None:
     operations = [result.ok() for result in fuzz_schema.get_all_operations()]
     assert len(operations) > 40  # every route is in the schema
     problems = [
         problem
         for operation in operations
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-        if (problem := _fuzz(operation, mode, fuzz_key)) is not None
+        if (problem := _fuzz(operation, mode, fuzz_key, known_ids)) is not None
     ]
     assert not problems, "\n\n".join(problems)

@@ -83,7 +83,13 @@ WHY = {
 }
 # What any authenticated route may answer besides its own errors.
 AUTHENTICATED = (400, 401, 403, 429)
-SSE = {"text/event-stream": {"schema": {"type": "string"}}}
+# Server-sent events: each event's ``data`` is a JSON document (its ``event`` names its kind).
+SSE_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"event": {"type": "string"}, "data": {"type": "string", "contentMediaType": "application/json"}},
+}
+SSE = {"text/event-stream": {"schema": SSE_EVENT}}
 
 
 def documented(
@@ -106,6 +112,44 @@ def documented(
 def failures(*codes: int, error: type[BaseModel] = SferenceError) -> dict[int | str, dict[str, Any]]:
     """``responses=`` entries: the ``error`` body at each of ``codes``."""
     return {code: {"model": error, "description": WHY[code]} for code in codes}
+
+
+def json_body(schema: dict[str, Any], *, form: bool = False) -> dict[str, Any]:
+    """``openapi_extra=`` of a route that reads its JSON body itself (api/bodies.py), so the
+    schema names what it takes; ``form``: also form-encoded."""
+    content = {"application/json": {"schema": schema}}
+    if form:
+        content["application/x-www-form-urlencoded"] = {"schema": schema}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def obj(required: tuple[str, ...] = (), **properties: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema object; other properties are allowed (and checked by the service)."""
+    return {"type": "object", "required": list(required), "properties": properties}
+
+
+STRING: dict[str, Any] = {"type": "string"}
+MESSAGES: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "items": obj(("role", "content"), role={"enum": ["system", "user", "assistant"]}, content=STRING),
+}
+SAMPLING: dict[str, dict[str, Any]] = {
+    "max_tokens": {"type": "integer", "minimum": 1, "maximum": 4096},
+    "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+    "stream": {"type": "boolean"},
+    "metadata": {"type": "object", "additionalProperties": STRING},
+}
+# A chat request in OpenAI's chat completions shape (``messages``) or the Responses shape (``input``).
+CHAT: dict[str, Any] = obj(("model", "messages"), model=STRING, messages=MESSAGES, **SAMPLING)
+RESPONSE_REQUEST: dict[str, Any] = obj(
+    ("model", "input"),
+    model=STRING,
+    input={"anyOf": [STRING, MESSAGES]},
+    background={"type": "boolean"},
+    max_output_tokens=SAMPLING["max_tokens"],
+    **SAMPLING,
+)
 
 
 SECURITY_SCHEMES = {

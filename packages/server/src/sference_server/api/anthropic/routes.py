@@ -24,7 +24,7 @@ from ..bodies import read_json
 from ..deps import ServicesDep, Writer
 from ..openapi import AUTHENTICATED, SSE, AnthropicError, documented
 from ..quotas import interactive_turn
-from .schemas import Message
+from .schemas import CREATE_BODY, Message
 from .streaming import message_stream
 
 router = APIRouter(tags=["anthropic"])
@@ -34,6 +34,7 @@ PATH = "/v1/messages"
 @router.post(
     PATH,
     response_model=None,
+    openapi_extra=CREATE_BODY,
     responses=documented(Message, *AUTHENTICATED, 404, 413, 503, error=AnthropicError, content=SSE),
 )
 async def create_message(request: Request, services: ServicesDep, who: Writer) -> Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ..openapi import Wire
+from ..openapi import MESSAGES, SAMPLING, STRING, Wire, json_body, obj
 
 
 class TextBlock(Wire):
@@ -35,3 +35,15 @@ class Message(Wire):
     stop_reason: str
     stop_sequence: str | None
     usage: MessageUsage
+
+
+CREATE_BODY = json_body(
+    obj(
+        ("model", "max_tokens", "messages"),
+        model=STRING,
+        max_tokens=SAMPLING["max_tokens"],
+        messages=MESSAGES,
+        system=STRING,
+        stream={"type": "boolean"},
+    )
+)

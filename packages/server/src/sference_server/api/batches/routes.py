@@ -16,12 +16,18 @@ from ..bodies import spooled_body
 from ..cursors import IdCursor
 from ..deps import Reader, ServicesDep, Writer
 from ..openapi import AUTHENTICATED, documented
-from .schemas import RESULT_LINES, Batch, BatchPage, ResultsDocument
+from .schemas import CREATE_BODY, RESULT_LINES, Batch, BatchPage, ResultsDocument
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
 
-@router.post("", status_code=201, response_model=None, responses=documented(Batch, *AUTHENTICATED, 413, status=201))
+@router.post(
+    "",
+    status_code=201,
+    response_model=None,
+    openapi_extra=CREATE_BODY,
+    responses=documented(Batch, *AUTHENTICATED, 413, status=201),
+)
 async def create_batch(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
     async with spooled_body(request) as body:
         return render.batch(await anyio.to_thread.run_sync(services.batches.create, who, body))

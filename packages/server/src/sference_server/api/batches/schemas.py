@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ..openapi import ItemError, Wire
+from ..openapi import CHAT, STRING, ItemError, Wire, json_body, obj
 
 BatchStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 ItemStatus = Literal["queued", "running", "completed", "failed", "cancelled", "expired"]
@@ -88,3 +88,13 @@ class ResultsDocument(Wire):
 
 
 RESULT_LINES = {"application/x-ndjson": {"schema": {"type": "string", "description": "a ResultRow a line"}}}
+
+
+# ``POST /v1/batches`` (contract §2.1): each request's ``body`` a chat request (or Responses shape).
+CREATE_BODY = json_body(
+    obj(
+        ("requests",),
+        window=STRING,
+        requests={"type": "array", "items": obj(("body",), custom_id={"type": ["string", "null"]}, body=CHAT)},
+    )
+)

@@ -13,12 +13,17 @@ from ..bodies import read_json
 from ..deps import ServicesDep, Writer
 from ..openapi import AUTHENTICATED, documented
 from ..quotas import interactive_turn
-from .schemas import Decision
+from .schemas import CREATE_BODY, Decision
 
 router = APIRouter(tags=["decisions"])
 
 
-@router.post("/v1/decisions", response_model=None, responses=documented(Decision, *AUTHENTICATED, 404, 413, 503))
+@router.post(
+    "/v1/decisions",
+    response_model=None,
+    openapi_extra=CREATE_BODY,
+    responses=documented(Decision, *AUTHENTICATED, 404, 413, 503),
+)
 async def create_decision(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
     body = await read_json(request)
     normalised = services.interactive.validate(body, modality=DECISIONS)

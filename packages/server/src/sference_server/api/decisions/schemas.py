@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ..openapi import Wire
+from ..openapi import STRING, Wire, json_body, obj
 
 
 class DecisionUsage(Wire):
@@ -18,3 +18,7 @@ class Decision(Wire):
     model: str
     answers: list[Any]  # one per question, in the question's type (docs/decisions.md)
     usage: DecisionUsage
+
+
+# ``state``: the text (or JSON value) the questions are about; ``questions``: docs/decisions.md.
+CREATE_BODY = json_body(obj(("model", "state", "questions"), model=STRING, state={}, questions={"type": "object"}))

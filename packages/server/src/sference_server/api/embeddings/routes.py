@@ -13,15 +13,21 @@ from ..bodies import read_json
 from ..deps import ServicesDep, Writer
 from ..openapi import AUTHENTICATED, OpenAIError, documented
 from ..quotas import interactive_turn
-from .schemas import EmbeddingList
+from .schemas import CREATE_BODY, EmbeddingList
 
 router = APIRouter(tags=["embeddings"])
 
 
-@router.post("/v1/embeddings", response_model=None, responses=documented(EmbeddingList, *AUTHENTICATED, 404, 413, 503))
+@router.post(
+    "/v1/embeddings",
+    response_model=None,
+    openapi_extra=CREATE_BODY,
+    responses=documented(EmbeddingList, *AUTHENTICATED, 404, 413, 503),
+)
 @router.post(
     "/openai/v1/embeddings",
     response_model=None,
+    openapi_extra=CREATE_BODY,
     responses=documented(EmbeddingList, *AUTHENTICATED, 404, 413, 503, error=OpenAIError),
 )
 async def create_embeddings(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..openapi import Wire
+from ..openapi import STRING, Wire, json_body, obj
 
 
 class Embedding(Wire):
@@ -23,3 +23,14 @@ class EmbeddingList(Wire):
     data: list[Embedding]
     model: str
     usage: EmbeddingUsage
+
+
+CREATE_BODY = json_body(
+    obj(
+        ("model", "input"),
+        model=STRING,
+        input={"anyOf": [STRING, {"type": "array", "items": STRING}]},
+        encoding_format={"enum": ["float", "base64"]},
+        dimensions={"type": "integer", "minimum": 1},
+    )
+)

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 from ...render import sference as render
 from ..cursors import IdCursor
 from ..deps import Reader, ServicesDep
-
 from ..openapi import AUTHENTICATED, documented
 from .schemas import EventPage
+
 router = APIRouter(prefix="/v1/responses", tags=["events"])
 
 

@@ -22,7 +22,7 @@ from ..bodies import read_body
 from ..client_address import client_address
 from ..deps import ServicesDep
 from ..openapi import OAuthErrorBody, documented, failures
-from .schemas import DeviceCode, Tokens
+from .schemas import DEVICE_CODE_BODY, TOKEN_BODY, DeviceCode, Tokens
 
 router = APIRouter(prefix="/v1/oauth", tags=["oauth"])
 
@@ -51,7 +51,8 @@ def _error(exc: OAuthError) -> JSONResponse:
 @router.post(
     "/device_code",
     response_model=None,
-    responses={**documented(DeviceCode, 400, error=OAuthErrorBody), **failures(413, 429)},
+    openapi_extra=DEVICE_CODE_BODY,
+    responses={**documented(DeviceCode, 400, 429, error=OAuthErrorBody), **failures(413)},
 )
 async def device_code(request: Request, services: ServicesDep) -> Any:
     try:
@@ -70,7 +71,10 @@ async def device_code(request: Request, services: ServicesDep) -> Any:
 
 
 @router.post(
-    "/token", response_model=None, responses={**documented(Tokens, 400, error=OAuthErrorBody), **failures(413, 429)}
+    "/token",
+    response_model=None,
+    openapi_extra=TOKEN_BODY,
+    responses={**documented(Tokens, 400, error=OAuthErrorBody), **failures(413)},
 )
 async def token(request: Request, services: ServicesDep) -> Any:
     try:

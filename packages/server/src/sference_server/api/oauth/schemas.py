@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..openapi import Wire
+from ..openapi import STRING, Wire, json_body, obj
 
 
 class DeviceCode(Wire):
@@ -18,3 +18,16 @@ class Tokens(Wire):
     token_type: str
     expires_in: int
     refresh_token: str
+
+
+DEVICE_CODE_BODY = json_body(obj(("client_id",), client_id=STRING, device_label=STRING), form=True)
+TOKEN_BODY = json_body(
+    obj(
+        ("grant_type", "client_id"),
+        grant_type={"enum": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"]},
+        client_id=STRING,
+        device_code=STRING,
+        refresh_token=STRING,
+    ),
+    form=True,
+)

@@ -28,7 +28,10 @@ from ..deps import Reader, ServicesDep, Writer
 from ..openapi import AUTHENTICATED, SSE, OpenAIError, documented
 from ..quotas import interactive_turn
 from .schemas import (
+    CHAT_BODY,
     FILE_CONTENT,
+    RESPONSE_BODY,
+    UPLOAD_BODY,
     ChatCompletion,
     File,
     FileDeleted,
@@ -48,7 +51,12 @@ PREFIX = "/openai/v1"
 # -- files -------------------------------------------------------------------------------------
 
 
-@router.post(f"{PREFIX}/files", response_model=None, responses=documented(File, *AUTHENTICATED, 413, error=OpenAIError))
+@router.post(
+    f"{PREFIX}/files",
+    response_model=None,
+    openapi_extra=UPLOAD_BODY,
+    responses=documented(File, *AUTHENTICATED, 413, error=OpenAIError),
+)
 async def upload_file(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
     # The body's size is limited as it arrives (api/body_limits.py), the file's as it is stored.
     async with request.form() as form:
@@ -156,11 +164,13 @@ def cancel_batch(batch_id: str, services: ServicesDep, who: Writer) -> dict[str,
 @router.post(
     f"{PREFIX}/chat/completions",
     response_model=None,
+    openapi_extra=CHAT_BODY,
     responses=documented(ChatCompletion, *AUTHENTICATED, 404, 413, 503, error=OpenAIError, content=SSE),
 )
 @router.post(
     "/v1/chat/completions",
     response_model=None,
+    openapi_extra=CHAT_BODY,
     responses=documented(ChatCompletion, *AUTHENTICATED, 404, 413, 503, content=SSE),
 )
 async def chat_completions(request: Request, services: ServicesDep, who: Writer) -> Response:
@@ -183,6 +193,7 @@ async def chat_completions(request: Request, services: ServicesDep, who: Writer)
 @router.post(
     f"{PREFIX}/responses",
     response_model=None,
+    openapi_extra=RESPONSE_BODY,
     responses=documented(OpenAIResponse, *AUTHENTICATED, 404, 413, 503, error=OpenAIError, content=SSE),
 )
 async def create_response(request: Request, services: ServicesDep, who: Writer) -> Any:

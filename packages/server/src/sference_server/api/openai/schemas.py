@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ..openapi import ItemError, Wire
+from ..openapi import CHAT, RESPONSE_REQUEST, STRING, ItemError, Wire, json_body, obj
 from ..responses.schemas import IncompleteDetails, MessageItem
 
 
@@ -159,3 +159,16 @@ class OpenAIModelList(Wire):
 
 
 FILE_CONTENT = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+
+CHAT_BODY = json_body(CHAT)
+RESPONSE_BODY = json_body(RESPONSE_REQUEST)
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": obj(("file", "purpose"), file={"type": "string", "format": "binary"}, purpose=STRING)
+            }
+        },
+    }
+}

@@ -14,10 +14,10 @@ from ...render.pages import openai_list
 from ..bodies import read_json
 from ..cursors import IdCursor
 from ..deps import Reader, ServicesDep, Version, Writer
-from ..quotas import interactive_turn
 from ..openapi import AUTHENTICATED, documented
+from ..quotas import interactive_turn
+from .schemas import CREATE_BODY, CREATED_SINCE_2026, Response, ResponsePage
 
-from .schemas import CREATED_SINCE_2026, Response, ResponsePage
 router = APIRouter(prefix="/v1/responses", tags=["responses"])
 
 
@@ -25,6 +25,7 @@ router = APIRouter(prefix="/v1/responses", tags=["responses"])
     "",
     status_code=201,
     response_model=None,
+    openapi_extra=CREATE_BODY,
     responses={**documented(Response, *AUTHENTICATED, 404, 413, 504, status=201), 200: CREATED_SINCE_2026},
 )
 async def create_response(request: Request, services: ServicesDep, who: Writer, version: Version) -> JSONResponse:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ..openapi import ItemError, Wire
+from ..openapi import RESPONSE_REQUEST, ItemError, Wire, json_body
 
 
 class FlatOutput(Wire):
@@ -101,3 +101,6 @@ class ResponsePage(Wire):
 
 # ``POST /v1/responses`` answers 201 in API version 2025-10-01 and 200 since (domain/versions.py).
 CREATED_SINCE_2026 = {"model": Response, "description": "Success (API version 2026-11-01 and later)"}
+
+
+CREATE_BODY = json_body(RESPONSE_REQUEST)
