@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     retry_max_seconds: float = 60.0
     poll_seconds: float = 0.5
     sweep_seconds: float = 5.0
+    # Within a priority, requests this close to their deadline are claimed earliest deadline
+    # first, ahead of the fair share between users (store/fairness.py).
+    urgent_seconds: float = 1800.0
 
     # Ingest limits.
     max_batch_bytes: int = 2 * 1024**3
@@ -142,6 +145,13 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.replace(",", " ").split():
+            ipaddress.ip_network(part, strict=False)  # a ValueError names the part
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _upper(cls, value: str) -> str:
@@ -153,13 +163,6 @@ class Settings(BaseSettings):
         # SFERENCE_LLAMA_LOG=1 is documented, but any value other than empty/0/false/no/off turns it on.
         if isinstance(value, str):
             return value.strip().lower() not in ("", "0", "false", "no", "off")
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, value: str) -> str:
-        for part in value.replace(",", " ").split():
-            ipaddress.ip_network(part, strict=False)  # a ValueError names the part
-        return value
-
         return value
 
     def resolved_database_url(self) -> str:

@@ -98,13 +98,13 @@ def test_token_totals_of_existing_batches_and_streams_are_filled_in_from_their_r
     """0006: cached and reasoning token totals are summed from the results stored so far (rows
     without a result, or an older result without the counts, add nothing); the downgrade drops them."""
     user, _ = make_user("ann")
-    _migrate(db, "downgrade", "0005")
-    first, (a, b, c, d) = seed_batch(db, user, 4)
+    first, (a, b, c, d) = seed_batch(db, user, 4)  # seeded by today's store, then taken back to 0005
     second, (e,) = seed_batch(db, user, 1)
     untouched, _ = seed_batch(db, user, 1)
     stream_id = uuid7()
     with db.write() as conn:
         insert_stream(conn, stream_id=stream_id, user_id=user, name="s", window="24h", now=now())
+    _migrate(db, "downgrade", "0005")
     _finished(db, a, {"prompt_tokens": 100, "completion_tokens": 9, "cached_tokens": 64, "reasoning_tokens": 5})
     _finished(db, b, {"prompt_tokens": 20, "completion_tokens": 1, "cached_tokens": 16, "reasoning_tokens": 0})
     _finished(db, c, {"prompt_tokens": 7, "completion_tokens": 1})

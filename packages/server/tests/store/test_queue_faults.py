@@ -5,6 +5,7 @@ the sweep that finishes what a cancel raced past."""
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 
 from sqlalchemy import select, update
@@ -16,12 +17,12 @@ from sference_server.store import queue
 from sference_server.store.batches import begin_cancel, get_batch
 from sference_server.store.cancels import cancel_batch_items, finish_cancels
 from sference_server.store.database import Database
-from sference_server.store.tables import batches, items
 from sference_server.store.sweep import sweep
+from sference_server.store.tables import batches, items
 from sference_server.timeutil import now
+from support.store import assert_counters_match, batch_row, events, item_rows, seed_batch
 
 CANCELLED = ItemError("batch_cancelled", "cancelled by the test")
-from support.store import assert_counters_match, batch_row, events, item_rows, seed_batch
 
 
 def claim(db: Database, worker: str = "w1", limit: int = 100, lease: float = 60.0) -> list[queue.ClaimedItem]:
@@ -118,29 +119,7 @@ def test_cancels_racing_retries_and_claims_leave_nothing_runnable(
     claimable, and the counters add up."""
     user, _ = make_user("ann")
     for _ in range(5):
-        batch_id, _ = seed_batch(db, user, 40)
-        claimed = claim(db, limit=40)
-        start = threading.Barrier(2)
-
-        def retry_and_reclaim() -> None:
-            start.wait()
-            for item in claimed:
-                outcome = queue.Outcome(item.id, ItemStatus.QUEUED, error=ItemError("engine_error", "busy"))
-                with db.write() as conn:
-                    queue.record_outcomes(conn, worker_id="w1", outcomes=[outcome], now=now())
-                claim(db, limit=1)
-
-        def cancel() -> None:
-            start.wait()
-            with db.write() as conn:
-                begin_cancel(conn, batch_id, now=now())
-            cancel_batch_items(db, batch_id)
-
-        threads = [threading.Thread(target=retry_and_reclaim), threading.Thread(target=cancel)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        batch_id = _race_a_cancel_against_retries(db, user)
         sweep(db, max_attempts=3)
         assert claim(db) == []
         assert not [r for r in item_rows(db, batch_id) if r.status == "queued"]
@@ -148,6 +127,33 @@ def test_cancels_racing_retries_and_claims_leave_nothing_runnable(
         assert_counters_match(db, batch_id)
         with db.write() as conn:  # let the items still running end, so the next round starts clean
             conn.execute(update(items).where(items.c.status == "running").values(status="cancelled"))
+
+
+def _race_a_cancel_against_retries(db: Database, user: str) -> str:
+    batch_id, _ = seed_batch(db, user, 40)
+    claimed = claim(db, limit=40)
+    start = threading.Barrier(2)
+
+    def retry_and_reclaim() -> None:
+        start.wait()
+        for item in claimed:
+            outcome = queue.Outcome(item.id, ItemStatus.QUEUED, error=ItemError("engine_error", "busy"))
+            with db.write() as conn:
+                queue.record_outcomes(conn, worker_id="w1", outcomes=[outcome], now=now())
+            claim(db, limit=1)
+
+    def cancel() -> None:
+        start.wait()
+        with db.write() as conn:
+            begin_cancel(conn, batch_id, now=now())
+        cancel_batch_items(db, batch_id)
+
+    threads = [threading.Thread(target=retry_and_reclaim), threading.Thread(target=cancel)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return batch_id
 
 
 def test_a_big_cancel_runs_in_chunks_and_the_sweep_finishes_it(
@@ -175,3 +181,47 @@ def test_overdue_items_expire_without_any_worker(db: Database, make_user: Callab
     batch_id, _ = seed_batch(db, user, 2, model="a-model-nobody-serves", deadline=now() - 1)
     assert sweep(db, max_attempts=3).expired == 2
     assert batch_row(db, batch_id).status == "failed"
+
+
+def test_a_small_batch_is_not_starved_by_another_users_huge_one(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    """Same window, the huge batch first: the small one is interleaved at the head of the queue."""
+    big_user, _ = make_user("big")
+    small_user, _ = make_user("small")
+    big, _ = seed_batch(db, big_user, 500)
+    claim(db, limit=50)  # the big batch is under way
+    small, small_ids = seed_batch(db, small_user, 10)
+    first_twenty = claim(db, limit=20)
+    assert sorted(c.id for c in first_twenty if c.batch_id == small) == sorted(small_ids)
+    assert batch_row(db, big).queued_count == 500 - 50 - 10
+
+
+def test_users_share_claims_equally_and_the_share_restarts_level(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    ann, _ = make_user("ann")
+    bob, _ = make_user("bob")
+    seed_batch(db, ann, 100)
+    seed_batch(db, bob, 100)
+    owners = Counter(_owner(db, c.id) for c in claim(db, limit=40))
+    assert owners == {ann: 20, bob: 20}
+    claim(db, limit=200)  # everything runs: the queue is empty
+    seed_batch(db, bob, 10)  # bob's old tail is not held against ann, nor ann's against bob
+    seed_batch(db, ann, 10)
+    owners = Counter(_owner(db, c.id) for c in claim(db, limit=10))
+    assert owners == {ann: 5, bob: 5}
+
+
+def _owner(db: Database, item_id: str) -> str:
+    with db.read() as tx:
+        return str(tx.execute(select(items.c.user_id).where(items.c.id == item_id)).scalar_one())
+
+
+def test_a_near_deadline_goes_ahead_of_the_fair_order(db: Database, make_user: Callable[..., tuple[str, str]]) -> None:
+    ann, _ = make_user("ann")
+    bob, _ = make_user("bob")
+    seed_batch(db, ann, 5)
+    _, hurried = seed_batch(db, bob, 2, deadline=now() + 60)
+    first = claim(db, limit=2)
+    assert sorted(c.id for c in first) == sorted(hurried)

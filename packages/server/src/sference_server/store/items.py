@@ -12,6 +12,7 @@ from sqlalchemy import insert, select
 
 from ..domain.states import ItemStatus, Priority
 from .database import Database, Tx
+from .fairness import FairKeys
 from .records import Item
 from .tables import items
 
@@ -54,15 +55,20 @@ class NewItem:
 
 
 def insert_items(tx: Tx, new: Iterable[NewItem]) -> int:
-    """Insert in chunks (flat memory for a million rows); returns how many."""
+    """Insert in chunks (flat memory for a million rows), each item with its place in the fair
+    order (store/fairness.py); returns how many."""
+    keys = FairKeys(tx)
     count, chunk = 0, []
     for item in new:
-        chunk.append(item.to_row())
+        row = item.to_row()
+        row["fair_key"] = keys.next(item.user_id, item.model, item.priority)
+        chunk.append(row)
         if len(chunk) >= INSERT_CHUNK:
             tx.execute(insert(items), chunk)
             count, chunk = count + len(chunk), []
     if chunk:
         tx.execute(insert(items), chunk)
+    keys.save()
     return count + len(chunk)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, or_, select, update
 
 from ..domain.outcome import ItemError, Output, Usage
 from ..domain.states import (
@@ -158,6 +158,9 @@ def runnable() -> list[ColumnElement[bool]]:
     ]
 
 
+URGENT_SECONDS = 1800.0  # an item this close to its deadline goes ahead of the fair order
+
+
 def claim(
     conn: Tx,
     *,
@@ -167,55 +170,43 @@ def claim(
     lease_seconds: float,
     now: float,
     max_priority: int | None = None,
+    urgent_seconds: float = URGENT_SECONDS,
 ) -> list[ClaimedItem]:
-    """Lease up to ``limit`` queued items of ``models``: priority, then earliest deadline first
-    (only priorities up to ``max_priority``, when given). The lease runs out ``lease_seconds``
-    after now on the database's clock."""
+    """Lease up to ``limit`` queued items of ``models`` (only priorities up to ``max_priority``,
+    when given), lowest priority first: within one, the items whose deadline is less than
+    ``urgent_seconds`` away earliest deadline first, then the rest in fair order, users
+    interleaved (store/fairness.py). The lease runs out ``lease_seconds`` after now on the
+    database's clock."""
     if limit <= 0 or not models:
         return []
-    pick = (
-        select(items.c.id)
-        .where(
-            items.c.status == ItemStatus.QUEUED,
-            items.c.model.in_(list(models)),
-            items.c.not_before <= now,
-            items.c.deadline > now,
-            *runnable(),
-        )
-        .order_by(items.c.priority, items.c.deadline, items.c.id)
-        .limit(limit)
-    )
+    ready = [
+        items.c.status == ItemStatus.QUEUED,
+        items.c.model.in_(list(models)),
+        items.c.not_before <= now,
+        items.c.deadline > now,
+        *runnable(),
+    ]
     if max_priority is not None:
-        pick = pick.where(items.c.priority <= max_priority)
-    if conn.dialect.name == "postgresql":
-        # Materialised, so the locked pick runs exactly once: inlined into the UPDATE, PostgreSQL
-        # may rescan it after updating rows and hand out more than ``limit`` items.
-        picked = pick.with_for_update(of=items, skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
-        target = items.c.id == picked.c.id
-    else:
-        target = items.c.id.in_(pick.scalar_subquery())
-    rows = conn.execute(
-        update(items)
-        .where(target, items.c.status == ItemStatus.QUEUED)
-        .values(
-            status=ItemStatus.RUNNING,
-            lease_owner=worker_id,
-            lease_expires_at=database_now(conn.dialect.name) + lease_seconds,
-            attempts=items.c.attempts + 1,
-            started_at=now,
-        )
-        .returning(
-            items.c.id,
-            items.c.user_id,
-            items.c.batch_id,
-            items.c.stream_id,
-            items.c.model,
-            items.c.body,
-            items.c.attempts,
-            items.c.deadline,
-            items.c.priority,
-        )
-    ).all()
+        ready.append(items.c.priority <= max_priority)
+    urgent = _lease(
+        conn,
+        [*ready, items.c.deadline < now + urgent_seconds],
+        (items.c.priority, items.c.deadline, items.c.id),
+        worker_id=worker_id,
+        limit=limit,
+        lease_seconds=lease_seconds,
+        now=now,
+    )
+    fair = _lease(
+        conn,
+        ready,
+        (items.c.priority, items.c.fair_key, items.c.deadline, items.c.id),
+        worker_id=worker_id,
+        limit=limit - len(urgent),
+        lease_seconds=lease_seconds,
+        now=now,
+    )
+    rows = urgent + fair
     deltas = _Deltas()
     for row in rows:
         deltas.move(row, ItemStatus.QUEUED, ItemStatus.RUNNING)
@@ -223,6 +214,53 @@ def claim(
     claimed = [ClaimedItem(**row._mapping) for row in rows]
     claimed.sort(key=lambda c: c.id)
     return claimed
+
+
+def _lease(
+    conn: Tx,
+    where: list[ColumnElement[bool]],
+    order: tuple[ColumnElement[Any], ...],
+    *,
+    worker_id: str,
+    limit: int,
+    lease_seconds: float,
+    now: float,
+) -> list[Row[Any]]:
+    """Lease the first ``limit`` items matching ``where`` in ``order``."""
+    if limit <= 0:
+        return []
+    pick = select(items.c.id).where(*where).order_by(*order).limit(limit)
+    if conn.dialect.name == "postgresql":
+        # Materialised, so the locked pick runs exactly once: inlined into the UPDATE, PostgreSQL
+        # may rescan it after updating rows and hand out more than ``limit`` items.
+        picked = pick.with_for_update(of=items, skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        target = items.c.id == picked.c.id
+    else:
+        target = items.c.id.in_(pick.scalar_subquery())
+    return list(
+        conn.execute(
+            update(items)
+            .where(target, items.c.status == ItemStatus.QUEUED)
+            .values(
+                status=ItemStatus.RUNNING,
+                lease_owner=worker_id,
+                lease_expires_at=database_now(conn.dialect.name) + lease_seconds,
+                attempts=items.c.attempts + 1,
+                started_at=now,
+            )
+            .returning(
+                items.c.id,
+                items.c.user_id,
+                items.c.batch_id,
+                items.c.stream_id,
+                items.c.model,
+                items.c.body,
+                items.c.attempts,
+                items.c.deadline,
+                items.c.priority,
+            )
+        ).all()
+    )
 
 
 def has_queued(conn: Tx, models: Sequence[str]) -> bool:

@@ -44,8 +44,6 @@ users = Table(
     Column("created_at", Float, nullable=False),
     Column("disabled_at", Float),
     # Console sign-in throttling: consecutive failures, and the lock they earned.
-    Column("failed_logins", Integer, nullable=False, server_default=text("0")),
-    Column("locked_until", Float),
     # Per-user limits (None: the server's defaults, config.Settings).
     Column("requests_per_minute", Integer),
     Column("max_concurrent_interactive", Integer),
@@ -220,6 +218,8 @@ items = Table(
     Column("prompt_tokens", Integer),
     Column("completion_tokens", Integer),
     Column("metadata", Text),  # a response's metadata, as sent
+    # Fair share between users (store/fairness.py): claimed in this order within a priority.
+    Column("fair_key", Float, nullable=False, server_default=text("0")),
     Index("uq_items_batch_row", "batch_id", "row_index", unique=True),
     # Listing responses (standalone, or of one stream), newest first.
     Index(
@@ -236,6 +236,16 @@ items = Table(
         "model",
         "priority",
         "deadline",
+        "id",
+        sqlite_where=text("status = 'queued'"),
+        postgresql_where=text("status = 'queued'"),
+    ),
+    # The claim's fair order: queued work of one model, users interleaved.
+    Index(
+        "ix_items_fair",
+        "model",
+        "priority",
+        "fair_key",
         "id",
         sqlite_where=text("status = 'queued'"),
         postgresql_where=text("status = 'queued'"),
@@ -265,6 +275,17 @@ items = Table(
         sqlite_where=text("status = 'running'"),
         postgresql_where=text("status = 'running'"),
     ),
+)
+
+# Where each user's next queued request goes in the fair order of one model and priority (the fair
+# key after the user's last one): store/fairness.py.
+fair_tails = Table(
+    "fair_tails",
+    metadata,
+    Column("user_id", ID, primary_key=True),
+    Column("model", String(255), primary_key=True),
+    Column("priority", Integer, primary_key=True),
+    Column("tail", Float, nullable=False),
 )
 
 # One event per item that reached a terminal state, appended in the same transaction. Ids are

@@ -191,6 +191,7 @@ class Worker:
                 lease_seconds=self.settings.lease_seconds,
                 now=now(),
                 max_priority=max_priority,
+                urgent_seconds=self.settings.urgent_seconds,
             )
 
     async def _drained(self) -> bool:
