@@ -273,8 +273,6 @@ class User(_ColumnsAsStored):
     password_hash: str | None
     created_at: float
     disabled_at: float | None
-    failed_logins: int
-    locked_until: float | None
 
 
 @dataclass(frozen=True)

@@ -101,11 +101,7 @@ def touch_key(conn: Tx, key_id: str, *, now: float) -> None:
 
 
 def set_password(conn: Tx, user_id: str, password_hash: str) -> None:
-    conn.execute(
-        update(users)
-        .where(users.c.id == user_id)
-        .values(password_hash=password_hash, failed_logins=0, locked_until=None)
-    )
+    conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
 
 
 def set_disabled(conn: Tx, user_id: str, disabled_at: float | None) -> None:
