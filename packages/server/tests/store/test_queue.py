@@ -18,7 +18,6 @@ from sference_server.timeutil import now
 from support.store import assert_counters_match, batch_row, events, item_rows, seed_batch
 
 
-
 def claim(
     db: Database, worker: str = "w1", limit: int = 100, model: str = "m", lease: float = 60.0, at: float | None = None
 ) -> list[queue.ClaimedItem]:
