@@ -12,10 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import update
 
+from sference_server.config import Settings
 from sference_server.security import passwords
-from sference_server.security.throttle import SignInLimits, SignInThrottle, address_key, user_key
+from sference_server.security.throttle import DecayingScores, SignInLimits, SignInThrottle, address_key, user_key
 from sference_server.store.database import Database
 from sference_server.store.tables import sign_in_failures, users
 from support.console import csrf_of
@@ -167,3 +169,20 @@ def test_concurrent_failures_are_all_counted(db: Database) -> None:
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda i: throttle.failed("198.51.100.7", f"user{i % 2}"), range(40)))
     assert throttle.scores.read([address_key("198.51.100.7")])[address_key("198.51.100.7")] > 39.9
+
+
+def test_other_counts_in_the_table_forget_only_their_own_rows(db: Database) -> None:
+    """Device sign-in counts halve every minute; their cleanup must not drop sign-in failures."""
+    throttle = SignInThrottle(db, limits())
+    for _ in range(10):
+        throttle.failed("198.51.100.7", "admin")
+    age(db, 30 * 60)  # half an hour: long gone for a one-minute half-life, not for ten minutes
+    DecayingScores(db, half_life=60.0, prefixes=("device_",)).add(["device_code:ip:203.0.113.9"])
+    key = address_key("198.51.100.7")
+    assert 1.2 < throttle.scores.read([key])[key] < 1.3  # 10 failures, three half-lives ago
+
+
+def test_trusted_proxies_must_be_addresses_or_networks() -> None:
+    assert Settings(trusted_proxies="127.0.0.1, 10.0.0.0/8 ::1").trusted_proxies
+    with pytest.raises(ValidationError, match="not-a-proxy"):
+        Settings(trusted_proxies="127.0.0.1,not-a-proxy")

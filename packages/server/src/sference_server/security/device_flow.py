@@ -87,7 +87,7 @@ class DeviceFlow:
         self.db = db
         self.interval = interval
         self.limits = limits or DeviceLimits()
-        self.requests = DecayingScores(db, half_life=LIMIT_HALF_LIFE)
+        self.requests = DecayingScores(db, half_life=LIMIT_HALF_LIFE, prefixes=("device_",))
 
     def _count(self, kind: str, address: str, limit: float, refusal: str) -> None:
         """Count a request of ``kind`` from ``address``; refuse it (uncounted) over ``limit``."""

@@ -36,9 +36,13 @@ def user_key(username: str) -> str:
 
 
 class DecayingScores:
-    def __init__(self, db: Database, *, half_life: float) -> None:
+    """The scores of keys starting with one of ``prefixes`` (users of the table with other
+    half-lives keep other prefixes, so each forgets only its own rows)."""
+
+    def __init__(self, db: Database, *, half_life: float, prefixes: tuple[str, ...]) -> None:
         self.db = db
         self.half_life = half_life
+        self.prefixes = prefixes
 
     def read(self, keys: list[str]) -> dict[str, float]:
         """The current score of each key (0 for a key never counted)."""
@@ -55,7 +59,8 @@ class DecayingScores:
             for key, (score, updated_at) in store.lock(conn, keys, now=current).items():
                 fresh = decayed(score, updated_at, current, self.half_life) + 1.0
                 store.put(conn, key, score=min(MAX_SCORE, fresh), now=current)
-            store.forget_older_than(conn, current - _FORGET_AFTER_HALF_LIVES * self.half_life)
+            forget_before = current - _FORGET_AFTER_HALF_LIVES * self.half_life
+            store.forget_older_than(conn, forget_before, prefixes=self.prefixes)
 
     def forget(self, keys: list[str]) -> None:
         with self.db.write() as conn:
@@ -101,7 +106,7 @@ class SignInThrottle:
 
     def __init__(self, db: Database, limits: SignInLimits) -> None:
         self.limits = limits
-        self.scores = DecayingScores(db, half_life=limits.half_life)
+        self.scores = DecayingScores(db, half_life=limits.half_life, prefixes=(address_key(""), user_key("")))
 
     def refuses(self, address: str, username: str) -> bool:
         keys = [address_key(address), user_key(username)]

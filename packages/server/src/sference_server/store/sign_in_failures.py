@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .database import Tx
@@ -39,5 +39,7 @@ def forget(conn: Tx, keys: list[str]) -> None:
     conn.execute(delete(table).where(table.c.key.in_(keys)))
 
 
-def forget_older_than(conn: Tx, before: float) -> int:
-    return conn.execute(delete(table).where(table.c.updated_at < before)).rowcount or 0
+def forget_older_than(conn: Tx, before: float, *, prefixes: tuple[str, ...]) -> int:
+    """Delete the rows of keys starting with one of ``prefixes`` last counted before ``before``."""
+    of_these = or_(*(table.c.key.startswith(p, autoescape=True) for p in prefixes))
+    return conn.execute(delete(table).where(table.c.updated_at < before, of_these)).rowcount or 0
