@@ -12,7 +12,7 @@ one chunk. Whoever holds a cancel may stop after a time budget; the sweep finish
 from __future__ import annotations
 
 from collections.abc import Callable
-from time import monotonic
+from time import monotonic, sleep
 
 from sqlalchemy import select
 
@@ -50,6 +50,7 @@ def cancel_batch_items(
             return True
         if budget_seconds is not None and monotonic() - started >= budget_seconds:
             return False
+        sleep(0.001)  # the writer lock is not fair: let a waiting heartbeat or result in first
 
 
 def finish_cancels(db: Database, *, limit: int = 100, on_chunk: Callable[[], None] = lambda: None) -> int:

@@ -97,6 +97,7 @@ class ChangeWatcher:
         self.live = live
         self.interval = interval
         self._stop = threading.Event()
+        self._failing = False
         self._thread = threading.Thread(target=self._run, name="change-watcher", daemon=True)
 
     def start(self) -> None:
@@ -114,13 +115,18 @@ class ChangeWatcher:
                 else:
                     self._watch_sqlite()
             except Exception:
-                log.exception("change watcher failed; retrying in 1 s (consumers keep polling)")
+                if not self._failing:  # once per outage, not every second of it
+                    log.exception("change watcher failed; retrying every second (consumers keep polling)")
+                self._failing = True
                 self._stop.wait(1.0)
 
     def _listen(self) -> None:
         with psycopg.connect(_postgres_url(self.db), autocommit=True) as conn:
             for channel in (EVENTS_CHANNEL, WORK_CHANNEL, PIECES_CHANNEL, CANCELS_CHANNEL):
                 conn.execute(f"LISTEN {channel}")
+            if self._failing:
+                log.info("change watcher listening again")
+                self._failing = False
             # Anything announced while we were not listening (a restart of the server) is lost:
             # tell the consumers to look.
             self.events.fire()
