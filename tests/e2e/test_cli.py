@@ -116,7 +116,7 @@ def test_login_stores_the_key_privately_and_validates_it(world: World) -> None:
     credentials = world.cli.home / ".sference" / "credentials.json"
     assert f"Credentials saved to {credentials}" in done.stdout
     assert "Authenticated as ann (user)." in done.stdout
-    assert json.loads(credentials.read_text()) == {"token": key}
+    assert json.loads(credentials.read_text()) == {"token": key, "base_url": world.server.url}
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
     assert stat.S_IMODE(credentials.parent.stat().st_mode) == 0o700
     assert world.cli.json("auth", "me")["username"] == "ann"
@@ -205,7 +205,8 @@ def test_wait_times_out_clearly(world: World, tmp_path: Path) -> None:
 
 
 def test_an_unreachable_server_is_named(world: World) -> None:
-    world.login()
+    # A key from the environment: the saved one is never sent to a server other than its own.
+    world.cli.env["SFERENCE_API_KEY"] = world.login()
     world.cli.env["SFERENCE_BASE_URL"] = "http://127.0.0.1:9"
     down = world.cli("auth", "me", code=1)
     assert "Could not reach the sference API at http://127.0.0.1:9/v1/auth/me" in down.stderr

@@ -246,3 +246,4 @@ def test_our_cli_signs_in_through_the_device_flow(browser: Browser, server: Any,
     assert json.loads(ours(env, "auth", "me", "--json").stdout)["username"] == "admin"
     renewed = json.loads(path.read_text())
     assert renewed["refresh_token"] != stored["refresh_token"] and renewed["expires_at"] > time.time() + 3600
+    assert renewed["base_url"] == stored["base_url"] == server.url  # bound to the server it came from

@@ -26,7 +26,7 @@ def test_the_seed_example_batch_runs_on_the_embedded_model(start: Start, tmp_pat
     key = re.search(r"admin API key \(shown once\): (sk_\S+)", server.output())
     assert key, server.output()
     credentials = home / ".sference" / "credentials.json"
-    assert json.loads(credentials.read_text()) == {"token": key.group(1)}
+    assert json.loads(credentials.read_text()) == {"token": key.group(1), "base_url": server.url}
     assert stat.S_IMODE(os.stat(credentials).st_mode) == 0o600
     assert f"export SFERENCE_BASE_URL={server.url}" in server.output()
 

@@ -7,12 +7,15 @@ import os
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sference_sdk import API_VERSION, check_api_version
 from sference_sdk.statefile import read_object
 
 DEFAULT_BASE_URL = "https://api.sference.com"
 DEFAULT_CONSOLE_URL = "https://console.sference.com"
+# The key of credentials.json naming the server (API base URL) its credential belongs to.
+SERVER_KEY = "base_url"
 
 # The global --api-version of this run (the CLI runs one command per process).
 _chosen_api_version: str | None = None
@@ -60,14 +63,50 @@ def console_url(option: str | None, api_base: str) -> str:
     return api_base if api_base != DEFAULT_BASE_URL else DEFAULT_CONSOLE_URL
 
 
+class CredentialOfAnotherServer(ValueError):
+    """The saved credential was made for another server than the one this run talks to."""
+
+    def __init__(self, saved_for: str, asked: str) -> None:
+        super().__init__(
+            f"The saved credential (~/.sference/credentials.json) belongs to {saved_for}, not to {asked}; "
+            "it is only ever sent to the server it came from.\n"
+            f"  sference auth login --base-url {asked}   # sign in to {asked} (replaces the saved credential)\n"
+            f"  export SFERENCE_BASE_URL={saved_for}   # or talk to the server the credential belongs to\n"
+            "  export SFERENCE_API_KEY=sk_...           # or give a key for this run"
+        )
+
+
+def same_server(a: str, b: str) -> bool:
+    """Two base URLs name the same server: scheme and host compared without case, a trailing
+    slash ignored."""
+    first, second = urlsplit(a.rstrip("/")), urlsplit(b.rstrip("/"))
+    return (first.scheme.lower(), first.netloc.lower(), first.path) == (
+        second.scheme.lower(),
+        second.netloc.lower(),
+        second.path,
+    )
+
+
 def api_key(api_base: str | None = None) -> str | None:
     """``SFERENCE_API_KEY`` (when not empty) wins over the credentials file. A device sign-in
-    kept there is refreshed when it expires within a minute (needs ``api_base``)."""
+    kept there is refreshed when it expires within a minute (needs ``api_base``).
+
+    The file records the server its credential belongs to (``base_url``); asked for a credential
+    for another server, this raises ``CredentialOfAnotherServer`` and sends nothing anywhere. A
+    file without one (written by the published CLIs) is bound to the first server it is used with:
+    that server is recorded in it then."""
     env = os.environ.get("SFERENCE_API_KEY", "").strip()
     if env:
         return env
     stored = read_object(credentials_path())
     token = stored.get("token") or stored.get("access_token")
+    if api_base is not None and isinstance(token, str) and token.strip():
+        saved_for = stored.get(SERVER_KEY)
+        if not isinstance(saved_for, str) or not saved_for:
+            stored = {**stored, SERVER_KEY: api_base}
+            save_credentials(stored)
+        elif not same_server(saved_for, api_base):
+            raise CredentialOfAnotherServer(saved_for, api_base)
     if isinstance(stored.get("refresh_token"), str) and api_base is not None:
         token = _fresh_access_token(stored, api_base)
     return token.strip() if isinstance(token, str) and token.strip() else None
@@ -82,12 +121,12 @@ def _fresh_access_token(stored: dict[str, Any], api_base: str) -> str | None:
         renewed = credentials(refresh(api_base, str(stored["refresh_token"])))
     except DeviceLoginFailed:
         return None  # the command then says no credential is configured
-    save_credentials(renewed)
+    save_credentials({**renewed, SERVER_KEY: api_base})
     return str(renewed["access_token"])
 
 
-def save_api_key(key: str) -> Path:
-    return save_credentials({"token": key})
+def save_api_key(key: str, api_base: str) -> Path:
+    return save_credentials({"token": key, SERVER_KEY: api_base})
 
 
 def save_credentials(payload: dict[str, Any]) -> Path:

@@ -242,7 +242,7 @@ def _banner(
     if report.new_key and report.key_generated:
         lines.append(f"  admin API key (shown once): {report.new_key}")
         if write_cli_credentials:
-            saved = _save_cli_credentials(report.new_key)
+            saved = _save_cli_credentials(report.new_key, url)
             if saved:
                 lines.append(f"  saved it to {saved} for the sference CLI")
     lines += [
@@ -258,14 +258,16 @@ def _banner(
     sys.stdout.flush()
 
 
-def _save_cli_credentials(key: str) -> Path | None:
+def _save_cli_credentials(key: str, url: str) -> Path | None:
+    """Save the admin key for the ``sference`` CLI, with the server it belongs to (``base_url``:
+    the CLI never sends it to another server)."""
     path = Path(os.path.expanduser("~")) / ".sference" / "credentials.json"
     if path.exists():
         return None
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"token": key}, fh)
+        json.dump({"token": key, "base_url": url}, fh)
         fh.write("\n")
     return path
 

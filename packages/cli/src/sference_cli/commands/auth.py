@@ -13,9 +13,9 @@ from ..client import make_client
 from ..errors import fail, handled
 from ..options import BaseUrl, Json
 from ..output import print_fields, print_json
+from ..settings import SERVER_KEY, save_api_key, save_credentials
 from ..settings import base_url as resolve_base_url
 from ..settings import console_url as console_url_for
-from ..settings import save_api_key, save_credentials
 
 app = typer.Typer(help="Sign in and check who you are.", no_args_is_help=True)
 
@@ -42,7 +42,8 @@ def login(
     base_url: BaseUrl = None,
     as_json: Json = False,
 ) -> None:
-    """Store a credential in ~/.sference/credentials.json (SFERENCE_API_KEY still wins).
+    """Store a credential in ~/.sference/credentials.json (SFERENCE_API_KEY still wins), for
+    this server only (--base-url / SFERENCE_BASE_URL): it is never sent to another.
 
     Without options: open the console's sign-in page and paste a key created under API keys.
     --device: approve a code in the console instead; the CLI then refreshes its own token.
@@ -53,7 +54,7 @@ def login(
         key = api_key.strip()
         if not key:
             fail("Empty --api-key.")
-        path = save_api_key(key)
+        path = save_api_key(key, api)
     elif device:
         path = _device_login(api, console, open_browser=not no_browser)
     else:
@@ -62,7 +63,7 @@ def login(
         key = typer.prompt("API key", hide_input=True, default="", show_default=False).strip()
         if not key:
             fail("No API key provided.")
-        path = save_api_key(key)
+        path = save_api_key(key, api)
     typer.echo(f"Credentials saved to {path}")
     if not validate:
         return
@@ -93,7 +94,7 @@ def _device_login(api: str, console: str, *, open_browser: bool) -> Path:
         tokens = device_flow.wait_for_tokens(api, started)
     except device_flow.DeviceLoginFailed as exc:
         fail(f"Device sign-in failed: {exc}")
-    return save_credentials(device_flow.credentials(tokens))
+    return save_credentials({**device_flow.credentials(tokens), SERVER_KEY: api})
 
 
 @app.command()
