@@ -112,7 +112,7 @@ def _window(source: IO[bytes]) -> str:
         window = next(ijson.items(source, "window"), "24h")
     except ijson.JSONError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
-    if window not in BATCH_WINDOWS:
+    if not isinstance(window, str) or window not in BATCH_WINDOWS:  # an object or list is no window either
         raise BadRequest(
             f"window must be one of {', '.join(repr(w) for w in BATCH_WINDOWS)}; got {window!r}",
             extra=[{"loc": "window", "message": "unsupported window"}],
