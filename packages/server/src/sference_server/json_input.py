@@ -102,8 +102,9 @@ def scan_file(source: IO[bytes], where: str = "body", chunk_bytes: int = 1 << 20
     for chunk in iter(lambda: source.read(chunk_bytes), b""):
         guard.feed(chunk)
         if not suspect:
-            suspect = may_hold_bad_text(tail + chunk)  # an escape may straddle two chunks
-            tail = chunk[-5:]
+            window = tail + chunk  # an escape may straddle chunks
+            suspect = may_hold_bad_text(window)
+            tail = window[-5:]
     source.seek(0)
     return suspect
 
