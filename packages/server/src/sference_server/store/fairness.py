@@ -8,7 +8,10 @@ head and are interleaved with the next ten of the million: every user with queue
 equal share of the claims, whatever the size of their backlog; a user with nothing queued
 catches up with nobody (their old tail is behind the head).
 
-Keys are per model and priority (each is its own queue). When the queue of a model is empty,
+A user's work of each window (a 24h batch, a 1h stream) is its own flow with its own tail, so a
+user's 1h stream request is not queued behind the same user's 24h batch: it starts at the head
+too (and, with the earlier deadline, goes first among equal keys). Keys are per model and
+priority (each is its own queue). When the queue of a model is empty,
 the head is the highest tail handed out, so that a user who used much in the past starts level
 with everyone else. Concurrent submissions of one user may share keys; that only blurs the
 interleaving a little.
@@ -23,7 +26,7 @@ from ..domain.states import ItemStatus
 from .database import Tx
 from .tables import fair_tails, items
 
-Group = tuple[str, str, int]  # user id, model, priority
+Group = tuple[str, str, int, int]  # user id, model, priority, window (seconds)
 
 
 class FairKeys:
@@ -33,8 +36,8 @@ class FairKeys:
         self.tx = tx
         self._next: dict[Group, float] = {}
 
-    def next(self, user_id: str, model: str, priority: int) -> float:
-        group = (user_id, model, int(priority))
+    def next(self, user_id: str, model: str, priority: int, window: float) -> float:
+        group = (user_id, model, int(priority), round(window))
         key = self._next.get(group)
         if key is None:
             key = self._start(group)
@@ -43,13 +46,13 @@ class FairKeys:
 
     def save(self) -> None:
         """Record where each user's next items go (in key order of the groups: one lock order)."""
-        for (user_id, model, priority), tail in sorted(self._next.items()):
-            values = {"user_id": user_id, "model": model, "priority": priority, "tail": tail}
+        for (user_id, model, priority, window), tail in sorted(self._next.items()):
+            values = {"user_id": user_id, "model": model, "priority": priority, "window": window, "tail": tail}
             self.tx.execute(self._upsert(values))
 
     def _upsert(self, values: dict[str, object]) -> Executable:
         """Insert a tail, or raise the one there to it."""
-        keys = ["user_id", "model", "priority"]
+        keys = ["user_id", "model", "priority", "window"]
         if self.tx.dialect.name == "postgresql":
             pg = postgresql.insert(fair_tails).values(**values)
             return pg.on_conflict_do_update(
@@ -61,7 +64,7 @@ class FairKeys:
         )
 
     def _start(self, group: Group) -> float:
-        user_id, model, priority = group
+        user_id, model, priority, window = group
         head = self.tx.execute(
             select(func.min(items.c.fair_key)).where(
                 items.c.status == ItemStatus.QUEUED, items.c.model == model, items.c.priority == priority
@@ -75,7 +78,10 @@ class FairKeys:
             ).scalar()
         tail = self.tx.execute(
             select(fair_tails.c.tail).where(
-                fair_tails.c.user_id == user_id, fair_tails.c.model == model, fair_tails.c.priority == priority
+                fair_tails.c.user_id == user_id,
+                fair_tails.c.model == model,
+                fair_tails.c.priority == priority,
+                fair_tails.c.window == window,
             )
         ).scalar()
         return max(float(head or 0.0), float(tail or 0.0))

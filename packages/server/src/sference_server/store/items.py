@@ -61,7 +61,7 @@ def insert_items(tx: Tx, new: Iterable[NewItem]) -> int:
     count, chunk = 0, []
     for item in new:
         row = item.to_row()
-        row["fair_key"] = keys.next(item.user_id, item.model, item.priority)
+        row["fair_key"] = keys.next(item.user_id, item.model, item.priority, item.deadline - item.created_at)
         chunk.append(row)
         if len(chunk) >= INSERT_CHUNK:
             tx.execute(insert(items), chunk)

@@ -277,14 +277,15 @@ items = Table(
     ),
 )
 
-# Where each user's next queued request goes in the fair order of one model and priority (the fair
-# key after the user's last one): store/fairness.py.
+# Where each user's next queued request of one window goes in the fair order of one model and
+# priority (the fair key after the user's last one): store/fairness.py.
 fair_tails = Table(
     "fair_tails",
     metadata,
     Column("user_id", ID, primary_key=True),
     Column("model", String(255), primary_key=True),
     Column("priority", Integer, primary_key=True),
+    Column("window", Integer, primary_key=True),  # seconds from submission to deadline
     Column("tail", Float, nullable=False),
 )
 

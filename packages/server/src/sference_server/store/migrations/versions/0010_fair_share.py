@@ -35,8 +35,9 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(36), nullable=False),
         sa.Column("model", sa.String(255), nullable=False),
         sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("window", sa.Integer(), nullable=False),
         sa.Column("tail", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("user_id", "model", "priority", name=op.f("pk_fair_tails")),
+        sa.PrimaryKeyConstraint("user_id", "model", "priority", "window", name=op.f("pk_fair_tails")),
     )
 
 
