@@ -62,3 +62,13 @@ def test_documented_bodies_are_not_filtered_or_filled_in(api: Api) -> None:
     assert "incomplete_details" not in created.json()
     components = api.client().get("/openapi.json").json()["components"]["schemas"]
     assert "incomplete_details" in components["Response"]["properties"]
+
+
+def test_a_file_purpose_too_long_for_the_store_is_a_400_naming_it(api: Api) -> None:
+    # Found by the fuzzer on PostgreSQL (SQLite does not enforce VARCHAR lengths): a 500.
+    client = api.user("ann")
+    answer = client.post("/openai/v1/files", files={"file": ("in.jsonl", b"{}\n")}, data={"purpose": "b" * 33})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["param"] == "purpose"
+    fits = client.post("/openai/v1/files", files={"file": ("in.jsonl", b"")}, data={"purpose": "p" * 32})
+    assert fits.status_code == 200, fits.text

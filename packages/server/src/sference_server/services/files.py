@@ -23,6 +23,7 @@ from ..timeutil import now
 UPLOAD = "upload"
 BATCH_OUTPUT, BATCH_ERROR = "batch_output", "batch_error"
 PAGE = 1000
+MAX_PURPOSE_CHARS = 32  # the store keeps a purpose in 32 characters
 NOT_COMPLETED = (ItemStatus.FAILED, ItemStatus.EXPIRED, ItemStatus.CANCELLED)
 
 
@@ -36,6 +37,11 @@ class FileService:
         file_id, size = f"file-{uuid7()}", 0
         check_text(filename, "file (its filename)")
         check_text(purpose, "purpose")
+        if len(purpose) > MAX_PURPOSE_CHARS:  # found by the fuzz run: PostgreSQL refused it with a 500
+            raise BadRequest(
+                f"purpose is {len(purpose)} characters; at most {MAX_PURPOSE_CHARS} (e.g. batch)",
+                extra=[{"loc": "purpose", "message": "too long"}],
+            )
         lines = LineMeter(self.max_line) if purpose == "batch" else None
         with self.db.write() as tx:
             store.insert_file(
