@@ -12,6 +12,7 @@ from sference_server.security.accounts import Accounts
 from sference_server.store.database import Database
 from sference_server.store.migrate import upgrade
 from support.postgres import PostgresUnavailable, cluster, create_database, drop_database
+from support.store import STORES, migrated_store
 
 
 @pytest.fixture(scope="session")
@@ -40,20 +41,10 @@ def pg_template(pg_admin_url: str) -> Iterator[str]:
     drop_database(pg_admin_url, url)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=STORES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty store: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'sference.db'}"
-        db = Database(url)
-        upgrade(db)
-        db.dispose()
-        yield url
-        return
-    admin = request.getfixturevalue("pg_admin_url")
-    url = create_database(admin, template=request.getfixturevalue("pg_template"))
-    yield url
-    drop_database(admin, url)
+    yield from migrated_store(request, tmp_path)
 
 
 @pytest.fixture

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from sference_server.domain.outcome import ChatOutput, Timings, Usage
@@ -15,8 +18,30 @@ from sference_server.store import items as item_store
 from sference_server.store import queue
 from sference_server.store.database import Database
 from sference_server.store.items import NewItem
+from sference_server.store.migrate import upgrade
 from sference_server.store.tables import batches, completion_events, items
 from sference_server.timeutil import now
+
+from .postgres import create_database, drop_database
+
+STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def migrated_store(request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
+    """A migrated, empty store of the kind ``request.param`` names: a SQLite file in
+    ``directory``, or a fresh PostgreSQL database (dropped afterwards; needs the ``pg_admin_url``
+    and ``pg_template`` fixtures)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{directory / 'sference.db'}"
+        db = Database(url)
+        upgrade(db)
+        db.dispose()
+        yield url
+        return
+    admin = request.getfixturevalue("pg_admin_url")
+    url = create_database(admin, template=request.getfixturevalue("pg_template"))
+    yield url
+    drop_database(admin, url)
 
 
 def seed_batch(

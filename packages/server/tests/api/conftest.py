@@ -6,11 +6,16 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from sference_server.security.passwords import hash_password
 from sference_server.services import ApiServices
 from sference_server.store.database import Database
+from sference_server.store.tables import users
 from support.live import ThreadServer
 from support.settings import echo_settings
+
+PASSWORD = "correct horse battery"  # the console password of ``Api.person`` users
 
 
 class Api:
@@ -31,6 +36,13 @@ class Api:
     def user(self, name: str, **kwargs: Any) -> httpx.Client:
         _, key = self._make_user(name, **kwargs)
         return self.client(key)
+
+    def person(self, name: str, role: str = "user") -> tuple[str, str]:
+        """A user who can also sign in to the console, with ``PASSWORD``: (user id, API key)."""
+        user_id, key = self._make_user(name, role=role)
+        with self.services.db.write() as conn:
+            conn.execute(update(users).where(users.c.id == user_id).values(password_hash=hash_password(PASSWORD)))
+        return user_id, key
 
 
 @pytest.fixture

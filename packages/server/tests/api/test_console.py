@@ -7,26 +7,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
 
 from sference_server.domain.outcome import Usage
-from sference_server.security.passwords import hash_password
 from sference_server.store.tables import users
 from support.batches import chat_row, document, wait_terminal
 from support.console import csrf_of, form_token, sign_in
 from support.store import complete_with_usage, seed_batch
 
-from .conftest import Api
-
-PASSWORD = "correct horse battery"
-
-
-def person(api: Api, name: str, role: str = "user") -> tuple[str, str]:
-    """A user with a console password; returns (user id, API key)."""
-    user_id, key = api._make_user(name, role=role)
-    with api.services.db.write() as conn:
-        conn.execute(update(users).where(users.c.id == user_id).values(password_hash=hash_password(PASSWORD)))
-    return user_id, key
+from .conftest import PASSWORD, Api
 
 
 def login_attempt(api: Api, username: str, password: str, **extra: Any) -> httpx.Response:
@@ -48,7 +36,7 @@ def test_pages_need_a_session(api: Api) -> None:
 
 
 def test_sign_in_sets_a_careful_cookie_and_sign_out_ends_it(api: Api) -> None:
-    person(api, "ann")
+    api.person("ann")
     response = login_attempt(api, "ann", PASSWORD)
     assert response.status_code == 303 and response.headers["location"] == "/api-keys"
     cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("sference_session="))
@@ -65,7 +53,7 @@ def test_sign_in_sets_a_careful_cookie_and_sign_out_ends_it(api: Api) -> None:
 
 def test_wrong_passwords_are_refused_alike(api: Api) -> None:
     """Throttling after repeated failures: test_sign_in.py."""
-    person(api, "ann")
+    api.person("ann")
     wrong = login_attempt(api, "ann", "nope")
     unknown = login_attempt(api, "nobody", "nope")
     assert wrong.status_code == unknown.status_code == 401
@@ -74,7 +62,7 @@ def test_wrong_passwords_are_refused_alike(api: Api) -> None:
 
 
 def test_forms_without_the_csrf_token_are_refused(api: Api) -> None:
-    person(api, "ann")
+    api.person("ann")
     client = sign_in(api.url, "ann", PASSWORD)
     forged = client.post("/api-keys", data={"name": "evil"})
     assert forged.status_code == 403 and "CSRF" in forged.text
@@ -86,7 +74,7 @@ def test_forms_without_the_csrf_token_are_refused(api: Api) -> None:
 
 
 def test_keys_from_the_console(api: Api) -> None:
-    person(api, "ann")
+    api.person("ann")
     client = sign_in(api.url, "ann", PASSWORD)
     created = client.post(
         "/api-keys",
@@ -104,7 +92,7 @@ def test_keys_from_the_console(api: Api) -> None:
 
 
 def test_a_keys_api_version_is_chosen_and_changed_in_the_console(api: Api) -> None:
-    person(api, "ann")
+    api.person("ann")
     client = sign_in(api.url, "ann", PASSWORD)
     created = client.post(
         "/api-keys",
@@ -125,7 +113,7 @@ def test_a_keys_api_version_is_chosen_and_changed_in_the_console(api: Api) -> No
         f"/api-keys/{key_id}/version", data={"api_version": "1999-01-01", "csrf_token": form_token(client, "/api-keys")}
     )
     assert refused.status_code == 400 and "unknown API version" in refused.text
-    person(api, "bob")
+    api.person("bob")
     other = sign_in(api.url, "bob", PASSWORD)
     stolen = other.post(
         f"/api-keys/{key_id}/version", data={"api_version": "2026-11-01", "csrf_token": form_token(other, "/api-keys")}
@@ -135,8 +123,8 @@ def test_a_keys_api_version_is_chosen_and_changed_in_the_console(api: Api) -> No
 
 
 def test_admins_manage_users(api: Api) -> None:
-    person(api, "root", role="admin")
-    _, bob_key = person(api, "bob")
+    api.person("root", role="admin")
+    _, bob_key = api.person("bob")
     bob = sign_in(api.url, "bob", PASSWORD)
     assert bob.get("/users").status_code == 403
     admin = sign_in(api.url, "root", PASSWORD)
@@ -165,7 +153,7 @@ def test_admins_manage_users(api: Api) -> None:
 
 
 def test_work_pages(api: Api) -> None:
-    ann, key = person(api, "ann")
+    ann, key = api.person("ann")
     worker = api.client(key)
     rows = [chat_row("good", "hello"), chat_row("bad", "[[fail:permanent]]")]
     batch = worker.post("/v1/batches", json=document(rows)).json()
@@ -198,7 +186,7 @@ def test_work_pages(api: Api) -> None:
     token = form_token(client, f"/streams/{stream['id']}")
     client.post(f"/streams/{stream['id']}/cancel", data={"csrf_token": token})
     assert worker.get(f"/v1/streams/{stream['id']}").json()["status"] == "cancelled"
-    person(api, "bob")
+    api.person("bob")
     bob = sign_in(api.url, "bob", PASSWORD)
     missing = bob.get(f"/batches/{batch['id']}")
     assert missing.status_code == 404 and "<html" in missing.text  # a page, not JSON
@@ -207,7 +195,7 @@ def test_work_pages(api: Api) -> None:
 
 @pytest.mark.parametrize("server_overrides", [{"device_poll_seconds": 1.0}])
 def test_device_sign_in(api: Api) -> None:
-    person(api, "ann")
+    api.person("ann")
     oauth = httpx.Client(base_url=f"{api.url}/v1/oauth")
     started = oauth.post("/device_code", json={"client_id": "sference-cli", "device_label": "laptop"}).json()
     assert set(started) == {"device_code", "user_code", "verification_uri", "expires_in", "interval"}

@@ -9,13 +9,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from sference_server.security import passwords
-from sference_server.store.tables import device_codes, oauth_grants, oauth_tokens, users
+from sference_server.store.tables import device_codes, oauth_grants, oauth_tokens
 from support.console import form_token, sign_in
 
-from .conftest import Api
+from .conftest import PASSWORD, Api
 
-PASSWORD = "correct horse battery"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 PROXIED = {"trusted_proxies": "127.0.0.1"}  # tests choose their client address with X-Forwarded-For
 
@@ -26,10 +24,7 @@ def oauth(api: Api, address: str | None = None, agent: str = "sference-cli/test"
 
 
 def console_of(api: Api, name: str = "ann") -> httpx.Client:
-    user_id, _ = api._make_user(name)
-    with api.services.db.write() as conn:
-        hashed = passwords.hash_password(PASSWORD)
-        conn.execute(update(users).where(users.c.id == user_id).values(password_hash=hashed))
+    api.person(name)
     return sign_in(api.url, name, PASSWORD)
 
 

@@ -33,30 +33,19 @@ from schemathesis.specs.openapi.checks import (
 from sference_server.security.accounts import Accounts
 from sference_server.services import ApiServices
 from sference_server.store.database import Database
-from sference_server.store.migrate import upgrade
 from support.live import ThreadServer
-from support.postgres import create_database, drop_database
 from support.settings import ECHO_MODEL, echo_settings
+from support.store import STORES, migrated_store
 
 EXAMPLES = int(os.environ.get("SFERENCE_TEST_FUZZ_EXAMPLES", "25"))
 LONGEST_WAIT_MS = 20
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=STORES)
 def fuzzed_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated store for the whole module (the fuzz run is one test per store)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'sference.db'}"
-        db = Database(url)
-        upgrade(db)
-        db.dispose()
-        yield url
-        return
-    admin = request.getfixturevalue("pg_admin_url")
-    url = create_database(admin, template=request.getfixturevalue("pg_template"))
-    yield url
-    drop_database(admin, url)
+    yield from migrated_store(request, tmp_path_factory.mktemp("fuzz"))
 
 
 @pytest.fixture(scope="module")

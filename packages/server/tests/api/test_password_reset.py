@@ -4,26 +4,16 @@ real HTTP)."""
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from sference_server.security import passwords
 from sference_server.security.accounts import Accounts
-from sference_server.store.tables import oauth_tokens, users
+from sference_server.store.tables import oauth_tokens
 from support.console import form_token, sign_in
 
-from .conftest import Api
+from .conftest import PASSWORD, Api
 
-PASSWORD = "correct horse battery"
 NEW_PASSWORD = "another horse battery"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-
-
-def person(api: Api, name: str, role: str = "user") -> str:
-    user_id, _ = api._make_user(name, role=role)
-    with api.services.db.write() as conn:
-        hashed = passwords.hash_password(PASSWORD)
-        conn.execute(update(users).where(users.c.id == user_id).values(password_hash=hashed))
-    return user_id
 
 
 def device_sign_in(api: Api, console: httpx.Client) -> dict[str, str]:
@@ -52,8 +42,8 @@ def refresh_error(api: Api, tokens: dict[str, str]) -> str | None:
 
 
 def test_an_admin_reset_ends_the_users_sessions_and_devices(api: Api) -> None:
-    ann_id = person(api, "ann")
-    person(api, "root", role="admin")
+    ann_id, _ = api.person("ann")
+    api.person("root", role="admin")
     ann, ann_elsewhere = sign_in(api.url, "ann", PASSWORD), sign_in(api.url, "ann", PASSWORD)
     tokens, kept = device_sign_in(api, ann), device_sign_in(api, ann)
     assert signed_in(ann) and device_works(api, tokens)
@@ -73,7 +63,7 @@ def test_an_admin_reset_ends_the_users_sessions_and_devices(api: Api) -> None:
 
 
 def test_changing_ones_own_password_keeps_that_session_only(api: Api) -> None:
-    root_id = person(api, "root", role="admin")
+    root_id, _ = api.person("root", role="admin")
     here, there = sign_in(api.url, "root", PASSWORD), sign_in(api.url, "root", PASSWORD)
     tokens = device_sign_in(api, there)
     changed = here.post(
@@ -84,8 +74,8 @@ def test_changing_ones_own_password_keeps_that_session_only(api: Api) -> None:
 
 
 def test_a_short_password_is_refused_and_changes_nothing(api: Api) -> None:
-    ann_id = person(api, "ann")
-    person(api, "root", role="admin")
+    ann_id, _ = api.person("ann")
+    api.person("root", role="admin")
     ann, root = sign_in(api.url, "ann", PASSWORD), sign_in(api.url, "root", PASSWORD)
     form = {"password": "short", "csrf_token": form_token(root, "/users")}
     refused = root.post(f"/users/{ann_id}/password", data=form)
@@ -95,7 +85,7 @@ def test_a_short_password_is_refused_and_changes_nothing(api: Api) -> None:
 
 def test_the_command_line_reset_ends_sessions_and_devices(api: Api) -> None:
     """What ``sference-server users set-password`` calls."""
-    ann_id = person(api, "ann")
+    ann_id, _ = api.person("ann")
     ann = sign_in(api.url, "ann", PASSWORD)
     tokens = device_sign_in(api, ann)
     Accounts(api.services.db).set_password(ann_id, NEW_PASSWORD)

@@ -19,21 +19,12 @@ from sference_server.config import Settings
 from sference_server.security import passwords
 from sference_server.security.throttle import DecayingScores, SignInLimits, SignInThrottle, address_key, user_key
 from sference_server.store.database import Database
-from sference_server.store.tables import sign_in_failures, users
+from sference_server.store.tables import sign_in_failures
 from support.console import csrf_of
 
-from .conftest import Api
+from .conftest import PASSWORD, Api
 
-PASSWORD = "correct horse battery"
 PROXIED = {"trusted_proxies": "127.0.0.1"}  # tests choose their client address with X-Forwarded-For
-
-
-def person(api: Api, name: str, role: str = "user") -> str:
-    user_id, _ = api._make_user(name, role=role)
-    with api.services.db.write() as conn:
-        hashed = passwords.hash_password(PASSWORD)
-        conn.execute(update(users).where(users.c.id == user_id).values(password_hash=hashed))
-    return user_id
 
 
 def attempt(api: Api, username: str, password: str, *, address: str | None = None) -> httpx.Response:
@@ -69,7 +60,7 @@ def wait_for_queued_hashes(count: int) -> None:
 
 
 def test_sign_ins_hash_off_the_event_loop_in_a_small_pool(api: Api) -> None:
-    person(api, "ann")
+    api.person("ann")
     with hashing_paused() as release, ThreadPoolExecutor(20) as clients:
         # A right password, wrong ones and unknown users: every one of them waits for a hash.
         futures: list[Future[httpx.Response]] = [clients.submit(attempt, api, "ann", PASSWORD)]
@@ -88,7 +79,7 @@ def test_sign_ins_hash_off_the_event_loop_in_a_small_pool(api: Api) -> None:
 
 @pytest.mark.parametrize("server_overrides", [PROXIED])
 def test_a_guessing_run_against_admin_does_not_lock_out_its_owner(api: Api) -> None:
-    person(api, "admin", role="admin")
+    api.person("admin", role="admin")
     unknown = attempt(api, "nobody", "wrong password", address="198.51.100.7")
     wrong = attempt(api, "admin", "wrong password", address="198.51.100.7")
     for i in range(4):
@@ -107,7 +98,7 @@ def test_a_guessing_run_against_admin_does_not_lock_out_its_owner(api: Api) -> N
 
 @pytest.mark.parametrize("server_overrides", [{**PROXIED, "sign_in_failures_per_address": 3}])
 def test_one_address_guessing_many_usernames_is_refused(api: Api) -> None:
-    person(api, "ann")
+    api.person("ann")
     for name in ("a", "b", "c"):
         assert attempt(api, name, "guess", address="198.51.100.7").status_code == 401
     assert attempt(api, "ann", PASSWORD, address="198.51.100.7").status_code == 401  # ann had no failure
@@ -116,7 +107,7 @@ def test_one_address_guessing_many_usernames_is_refused(api: Api) -> None:
 
 @pytest.mark.parametrize("server_overrides", [{"sign_in_failures_per_address": 3}])
 def test_forwarded_for_counts_only_from_a_trusted_proxy(api: Api) -> None:
-    person(api, "ann")
+    api.person("ann")
     for i in range(3):  # a client that invents a new address for every guess
         attempt(api, f"user{i}", "guess", address=f"198.51.100.{i}")
     assert attempt(api, "ann", PASSWORD, address="203.0.113.9").status_code == 401  # all of it is 127.0.0.1
@@ -124,7 +115,7 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(api: Api) -> None:
 
 def test_throttled_attempts_hash_too(api: Api) -> None:
     """The same work for a throttled attempt: it waits for the hashing pool like any other."""
-    person(api, "ann")
+    api.person("ann")
     for i in range(10):
         attempt(api, "ann", f"guess {i}")
     with hashing_paused() as release, ThreadPoolExecutor(1) as clients:
