@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from sference_server.config import Settings
 from sference_server.domain.outcome import ItemError
@@ -14,7 +17,7 @@ from sference_server.engines.echo import EchoEngine
 from sference_server.store import queue
 from sference_server.store.database import Database
 from sference_server.timeutil import now
-from sference_server.worker.runner import Worker
+from sference_server.worker.runner import FLUSH_MAX, UNRECORDED_MAX, Worker
 from support.settings import ECHO_MODEL, echo_settings
 from support.store import assert_counters_match, batch_row, item_rows, seed_batch
 
@@ -139,4 +142,34 @@ def test_capacity_bounds_what_one_worker_claims(db: Database, make_user: MakeUse
     run_worker(db, echo_settings(tmp_path, db.url), engine, until=finished(db, batch_id))
     assert engine.peak_in_flight == engine.capacity  # kept full, never overfilled
     assert batch_row(db, batch_id).status == "completed"
+    assert_counters_match(db, batch_id)
+
+
+def test_claims_wait_for_results_to_be_recorded(
+    db: Database, make_user: MakeUser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store slow to record (here: each write of results waits 50 ms before it starts, without
+    holding the writer lock, so claims could go on) holds claims back: finished-but-unrecorded
+    results and their leases never pile up beyond a bound."""
+    user, _ = make_user("ann")
+    n = 4000
+    batch_id, _ = seed_batch(db, user, n, model=ECHO_MODEL, contents=["w"] * n)
+    engine = EchoEngine(ECHO_MODEL, slots=64)
+    record = Worker._record
+
+    def slow_record(self: Worker, outcomes: list[queue.Outcome]) -> None:
+        time.sleep(0.05)
+        record(self, outcomes)
+
+    monkeypatch.setattr(Worker, "_record", slow_record)
+    peak = 0
+
+    def done() -> bool:
+        nonlocal peak
+        batch = batch_row(db, batch_id)
+        peak = max(peak, batch.running_count)
+        return bool(batch.status == "completed")
+
+    run_worker(db, echo_settings(tmp_path, db.url), engine, until=done, timeout=120)
+    assert peak <= engine.capacity + UNRECORDED_MAX + FLUSH_MAX, peak
     assert_counters_match(db, batch_id)

@@ -37,6 +37,10 @@ from . import results
 log = logging.getLogger("sference.worker")
 
 FLUSH_MAX = 256
+# Results finished but not yet written, beyond which the worker claims nothing new (only interactive
+# requests): claims must not outrun what the store can record, or unrecorded results (and their
+# leases) pile up in memory.
+UNRECORDED_MAX = 4 * FLUSH_MAX
 STORE_RETRY_MAX_SECONDS = 5.0  # the longest wait between attempts while the store is away
 
 
@@ -160,6 +164,8 @@ class Worker:
         capacity (the engine runs it first); claim queued work to keep the engine full."""
         if self._look_for_urgent():
             self._start(engine, await asyncio.to_thread(self._claim, model, engine.capacity, Priority.INTERACTIVE))
+        if self._unrecorded() >= UNRECORDED_MAX:
+            return 0, 0  # the flusher wakes the loop when it has caught up
         busy = sum(1 for f in self._inflight.values() if f.item.model == model)
         free = engine.capacity - busy
         if free <= 0 or (busy and free < max(1, engine.capacity // 4)):
@@ -167,6 +173,9 @@ class Worker:
         claimed = await asyncio.to_thread(self._claim, model, free, None)
         self._start(engine, claimed)
         return len(claimed), free
+
+    def _unrecorded(self) -> int:
+        return self._outcomes.qsize() + self._pending_writes
 
     def _look_for_urgent(self) -> bool:
         """After a new-work signal, or at least every poll interval."""
@@ -299,6 +308,7 @@ class Worker:
                 backoff.reset()
             finally:
                 self._pending_writes = 0
+                self._wake.set()  # claims may have waited for this write
 
     def _record(self, outcomes: list[queue.Outcome]) -> None:
         with self.db.write() as conn:
