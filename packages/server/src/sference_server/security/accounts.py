@@ -15,6 +15,7 @@ from ..store.records import ApiKey, User
 from ..store.sign_in_failures import forget as forget_failures
 from ..timeutil import now
 from .device_flow import ACCESS_PREFIX, DeviceFlow
+from .key_cache import KeyCache
 from .keys import DEFAULT_SCOPES, SCOPES, display_prefix, hash_key, new_key
 from .passwords import hash_password
 from .principal import Principal
@@ -40,6 +41,7 @@ class Accounts:
         self.db = db
         self.device_flow = device_flow
         self._last_touch: dict[str, float] = {}
+        self._keys = KeyCache()  # cleared by every change to keys or users made here
 
     def create_user(self, username: str, *, role: str = "user", password_hash: str | None = None) -> str:
         if role not in ROLES:
@@ -127,6 +129,7 @@ class Accounts:
         with self.db.write() as conn:
             if not store.set_key_version(conn, key_id, version.name, user_id=user_id):
                 raise NotFound(f"no API key with id {key_id!r}")
+        self._keys.clear()
         return version.name
 
     def key_id(self, ref: str) -> str:
@@ -139,6 +142,7 @@ class Accounts:
         with self.db.write() as conn:
             key_id = _one_key(store.key_ids_by_id_or_prefix(conn, ref), ref)
             store.revoke_key(conn, key_id, now=now())
+        self._keys.clear()
         return key_id
 
     def authenticate(self, token: str | None) -> Principal:
@@ -149,9 +153,13 @@ class Accounts:
             if principal is None:
                 raise Unauthorized("invalid or expired access token; sign in again (sference auth login)")
             return principal
-        with self.db.read() as conn:
-            row = store.key_with_user(conn, hash_key(token))
-        current = now()
+        digest, current = hash_key(token), now()
+        row = self._keys.get(digest, current)
+        if row is None:
+            with self.db.read() as conn:
+                row = store.key_with_user(conn, digest)
+            if row is not None:
+                self._keys.put(digest, row, current)
         if row is None:
             raise Unauthorized("invalid API key")
         if row.revoked_at is not None:
@@ -197,6 +205,7 @@ class Accounts:
             store.set_disabled(conn, user_id, now() if disabled else None)
             if disabled:
                 delete_sessions_of(conn, user_id)
+        self._keys.clear()
 
     def _touch(self, key_id: str, current: float) -> None:
         """Record last use, at most once a minute per key and process (it is a write)."""

@@ -1,0 +1,50 @@
+"""API keys are cached for a second: revocation by this process works at once, by another
+process within the cache's lifetime."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sference_server.errors import Unauthorized
+from sference_server.security.accounts import Accounts
+from sference_server.security.key_cache import KeyCache
+from sference_server.store.database import Database
+
+
+def test_a_key_revoked_here_stops_at_once(db: Database) -> None:
+    accounts = Accounts(db)
+    user_id = accounts.create_user("ann")
+    key = accounts.create_key(user_id)
+    assert accounts.authenticate(key.plaintext).user_id == user_id
+    accounts.revoke_key(key.id)
+    with pytest.raises(Unauthorized, match="revoked"):
+        accounts.authenticate(key.plaintext)
+
+
+def test_a_key_revoked_by_another_process_stops_within_the_cache_lifetime(db: Database) -> None:
+    api, other = Accounts(db), Accounts(db)  # two processes' views of one store
+    user_id = api.create_user("ann")
+    key = api.create_key(user_id)
+    api.authenticate(key.plaintext)  # cached
+    other.revoke_key(key.id)
+    deadline = time.monotonic() + 1.5
+    while True:
+        try:
+            api.authenticate(key.plaintext)
+        except Unauthorized:
+            break
+        assert time.monotonic() < deadline, "a revoked key kept working past the cache's second"
+        time.sleep(0.05)
+
+
+def test_the_cache_keeps_the_most_recently_used_keys_only() -> None:
+    cache = KeyCache(ttl=10, size=2)
+    owners = {name: object() for name in "abc"}
+    for name in "ab":
+        cache.put(name, owners[name], 0.0)  # type: ignore[arg-type]
+    assert cache.get("a", 1.0) is owners["a"]  # a is now the most recent
+    cache.put("c", owners["c"], 1.0)  # type: ignore[arg-type]
+    assert cache.get("b", 1.0) is None and cache.get("a", 1.0) is owners["a"]
+    assert cache.get("a", 11.0) is None  # expired
