@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from ..domain.versions import ApiVersion
 from ..security.accounts import require_scope
@@ -63,3 +63,5 @@ ServicesDep = Annotated[ApiServices, Depends(services)]
 Version = Annotated[ApiVersion, Depends(api_version)]
 Reader = Annotated[Principal, Depends(reader)]
 Writer = Annotated[Principal, Depends(writer)]
+# A submission's ``Idempotency-Key`` header (services/idempotency.py checks it).
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO
 
 from ..config import Settings
@@ -11,9 +11,10 @@ from ..errors import Conflict, NotFound
 from ..security.principal import Principal
 from ..store import batches as store
 from ..store import items as item_store
-from ..store.database import Database
+from ..store.database import Database, Tx
 from ..store.records import Batch, Item
 from .batch_ingest import parse_batch
+from .idempotency import Idempotency
 from .lifecycle import Lifecycle
 
 RESULTS_PAGE = 500
@@ -24,13 +25,24 @@ class BatchService:
         self.db = db
         self.settings = settings
         self.lifecycle = lifecycle
+        self.idempotency = Idempotency(db)
 
-    def create(self, who: Principal, document: IO[bytes]) -> Batch:
-        parsed = parse_batch(document, validate=self.lifecycle.validate, max_requests=self.settings.max_batch_requests)
-        try:
-            return self.lifecycle.enqueue_batch(who, parsed)
-        finally:
-            parsed.close()
+    def create(self, who: Principal, document: IO[bytes], *, idempotency_key: str | None = None) -> Batch:
+        """Queue the batch ``document`` describes; a repeated ``idempotency_key`` answers the batch
+        its first use made, without reading the document."""
+
+        def make(record: Callable[[Tx, str], None] | None) -> Batch:
+            parsed = parse_batch(
+                document, validate=self.lifecycle.validate, max_requests=self.settings.max_batch_requests
+            )
+            try:
+                return self.lifecycle.enqueue_batch(who, parsed, also=record)
+            finally:
+                parsed.close()
+
+        return self.idempotency.submit(
+            who, "batches", idempotency_key, make=make, found=lambda batch_id: self.get(who, batch_id)
+        )
 
     def get(self, who: Principal, batch_id: str) -> Batch:
         with self.db.read() as tx:

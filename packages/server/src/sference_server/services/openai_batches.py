@@ -8,6 +8,7 @@ output and error files appear: JSONL made from its rows, in input order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -47,7 +48,9 @@ class OpenAIBatches:
         self.lifecycle = lifecycle
         self.batches = batches
 
-    def create(self, who: Principal, spec: BatchCreate) -> OpenAIBatch:
+    def create(self, who: Principal, spec: BatchCreate, *, idempotency_key: str | None = None) -> OpenAIBatch:
+        """Check the input file and queue its requests; a repeated ``idempotency_key`` answers
+        the batch its first use made."""
         if spec.endpoint not in ENDPOINTS:
             raise BadRequest(
                 f"endpoint must be one of {', '.join(ENDPOINTS)}; got {spec.endpoint!r}",
@@ -55,6 +58,15 @@ class OpenAIBatches:
             )
         if spec.completion_window != "24h":
             raise BadRequest("completion_window must be '24h'", extra=[{"loc": "completion_window", "message": "24h"}])
+        return self.batches.idempotency.submit(
+            who,
+            "openai_batches",
+            idempotency_key,
+            make=lambda record: self._create(who, spec, record),
+            found=lambda batch_id: self.get(who, batch_id),
+        )
+
+    def _create(self, who: Principal, spec: BatchCreate, record: Callable[[Tx, str], None] | None) -> OpenAIBatch:
         with self.db.read() as tx:
             source = file_store.get_file(tx, spec.input_file_id, user_id=who.user_id)
         if source is None or source.kind != UPLOAD:
@@ -68,11 +80,13 @@ class OpenAIBatches:
                 max_requests=self.settings.max_batch_requests,
             )
         except InvalidInput as invalid:
-            return self._failed(who, spec, invalid.errors)
+            return self._failed(who, spec, invalid.errors, record)
         created: list[OpenAIBatch] = []
 
         def add(tx: Tx, batch_id: str) -> None:
             self._insert(tx, batch_id, spec)
+            if record is not None:
+                record(tx, batch_id)
             created.append(self._record(tx, who, batch_id))
 
         try:
@@ -93,7 +107,13 @@ class OpenAIBatches:
             errors=errors,
         )
 
-    def _failed(self, who: Principal, spec: BatchCreate, errors: list[dict[str, Any]]) -> OpenAIBatch:
+    def _failed(
+        self,
+        who: Principal,
+        spec: BatchCreate,
+        errors: list[dict[str, Any]],
+        record: Callable[[Tx, str], None] | None = None,
+    ) -> OpenAIBatch:
         """A batch refused before it started: ``failed``, with the errors of its input file."""
         batch_id, current = uuid7(), now()
         with self.db.write() as tx:
@@ -112,6 +132,8 @@ class OpenAIBatches:
                 ),
             )
             self._insert(tx, batch_id, spec, errors)
+            if record is not None:
+                record(tx, batch_id)
         return self.get(who, batch_id)
 
     def get(self, who: Principal, batch_id: str) -> OpenAIBatch:

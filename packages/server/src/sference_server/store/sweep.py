@@ -1,5 +1,6 @@
 """The housekeeping every process runs (workers, and the API so that nothing depends on a worker
-serving a model): reclaim leases of vanished workers, expire overdue items, finish cancels."""
+serving a model): reclaim leases of vanished workers, expire overdue items, finish cancels, forget
+day-old idempotency keys."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ..timeutil import now
 from . import queue
 from .cancels import finish_cancels
 from .database import Database
+from .idempotency import forget_expired
 
 
 @dataclass(frozen=True)
@@ -42,4 +44,6 @@ def sweep(db: Database, *, max_attempts: int, on_events: Callable[[], None] = la
         requeued, failed, expired = requeued + back, failed + lost, expired + overdue
         if max(back + lost, overdue) < queue.CHUNK:
             break
+    with db.write() as conn:
+        forget_expired(conn, now=now())  # idempotency keys older than a day
     return SweepReport(requeued, failed, expired, finish_cancels(db, on_chunk=on_events))

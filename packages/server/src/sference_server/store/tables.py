@@ -289,6 +289,18 @@ fair_tails = Table(
     Column("tail", Float, nullable=False),
 )
 
+# Idempotency-Key headers of submissions (``scope``: which API), for a day: a retried submission
+# gets the object the first one made. store/idempotency.py.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", ID, primary_key=True),
+    Column("scope", String(32), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("object_id", ID, nullable=False),
+    Column("created_at", Float, nullable=False, index=True),
+)
+
 # One event per item that reached a terminal state, appended in the same transaction. Ids are
 # UUIDv7 and increase in commit order (store/events.py), so ``id > cursor`` is a resumable feed.
 completion_events = Table(

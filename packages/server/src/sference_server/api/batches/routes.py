@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
@@ -12,9 +13,10 @@ from ...domain.states import TERMINAL_BATCH_STATUSES
 from ...render import sference as render
 from ...render.downloads import attachment
 from ...render.pages import newest_first
+from ...services.idempotency import check_key
 from ..bodies import spooled_body
 from ..cursors import IdCursor
-from ..deps import Reader, ServicesDep, Writer
+from ..deps import IdempotencyKey, Reader, ServicesDep, Writer
 from ..openapi import AUTHENTICATED, documented
 from .schemas import CREATE_BODY, RESULT_LINES, Batch, BatchPage, ResultsDocument
 
@@ -28,9 +30,13 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
     openapi_extra=CREATE_BODY,
     responses=documented(Batch, *AUTHENTICATED, 413, status=201),
 )
-async def create_batch(request: Request, services: ServicesDep, who: Writer) -> dict[str, Any]:
+async def create_batch(
+    request: Request, services: ServicesDep, who: Writer, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    key = check_key(idempotency_key)
     async with spooled_body(request) as body:
-        return render.batch(await anyio.to_thread.run_sync(services.batches.create, who, body))
+        create = partial(services.batches.create, who, body, idempotency_key=key)
+        return render.batch(await anyio.to_thread.run_sync(create))
 
 
 @router.get("", response_model=None, responses=documented(BatchPage, *AUTHENTICATED))

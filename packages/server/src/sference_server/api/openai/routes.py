@@ -6,6 +6,7 @@ interactive.py) and renders what it returns (render/openai_*.py).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
@@ -20,11 +21,12 @@ from ...render.openai_batches import batch_object, file_object
 from ...render.openai_chat import chat_completion
 from ...render.openai_responses import response_object
 from ...render.pages import openai_list
+from ...services.idempotency import check_key
 from ...services.interactive import raise_for_failure
 from ...services.openai_batches import BatchCreate
 from ..bodies import read_json
 from ..cursors import FileCursor, IdCursor
-from ..deps import Reader, ServicesDep, Writer
+from ..deps import IdempotencyKey, Reader, ServicesDep, Writer
 from ..openapi import AUTHENTICATED, SSE, OpenAIError, documented
 from ..quotas import interactive_turn
 from .schemas import (
@@ -126,8 +128,11 @@ def delete_file(file_id: str, services: ServicesDep, who: Writer) -> dict[str, A
     response_model=None,
     responses=documented(OpenAIBatch, *AUTHENTICATED, 404, 413, error=OpenAIError),
 )
-async def create_batch(spec: BatchCreate, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    return batch_object(await anyio.to_thread.run_sync(services.openai_batches.create, who, spec))
+async def create_batch(
+    spec: BatchCreate, services: ServicesDep, who: Writer, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    create = partial(services.openai_batches.create, who, spec, idempotency_key=check_key(idempotency_key))
+    return batch_object(await anyio.to_thread.run_sync(create))
 
 
 @router.get(
