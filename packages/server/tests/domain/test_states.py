@@ -12,6 +12,7 @@ from sference_server.domain.states import (
     BATCH_TRANSITIONS,
     ITEM_TRANSITIONS,
     OPENAI_BATCH_TRANSITIONS,
+    RUNNABLE_BATCH_STATUSES,
     STREAM_TRANSITIONS,
     TERMINAL_BATCH_STATUSES,
     TERMINAL_ITEM_STATUSES,
@@ -40,8 +41,9 @@ def test_every_state_of_every_machine_is_listed() -> None:
 def test_active_and_terminal_statuses_come_from_the_tables() -> None:
     assert ACTIVE_ITEM_STATUSES == (ItemStatus.QUEUED, ItemStatus.RUNNING)
     assert set(TERMINAL_ITEM_STATUSES) == {"completed", "failed", "cancelled", "expired"}
-    assert ACTIVE_BATCH_STATUSES == (BatchStatus.PENDING, BatchStatus.RUNNING)
+    assert ACTIVE_BATCH_STATUSES == (BatchStatus.PENDING, BatchStatus.RUNNING, BatchStatus.CANCELLING)
     assert set(TERMINAL_BATCH_STATUSES) == {"completed", "failed", "cancelled"}
+    assert RUNNABLE_BATCH_STATUSES == (BatchStatus.PENDING, BatchStatus.RUNNING)  # cancelling: nothing claimed
 
 
 def test_sources_are_the_states_a_guard_accepts() -> None:
@@ -61,11 +63,14 @@ def test_a_forbidden_transition_raises_a_conflict() -> None:
 def test_a_guarded_update_that_matches_no_row_raises(db: Database, make_user: Callable[..., tuple[str, str]]) -> None:
     user, _ = make_user("ann")
     batch_id, _ = seed_batch(db, user, 1)
-    with db.write() as tx:
-        batch_store.mark_cancelled(tx, batch_id, now=now())
     with pytest.raises(IllegalTransition) as raised, db.write() as tx:
-        batch_store.mark_cancelled(tx, batch_id, now=now() + 5)
-    assert raised.value.old == "cancelled" and raised.value.new == "cancelled"
+        batch_store.mark_cancelled(tx, batch_id, now=now())  # only a cancelling batch may end cancelled
+    assert raised.value.old == "pending" and raised.value.new == "cancelled"
+    with db.write() as tx:
+        batch_store.begin_cancel(tx, batch_id, now=now())
+    with pytest.raises(IllegalTransition) as raised, db.write() as tx:
+        batch_store.begin_cancel(tx, batch_id, now=now() + 5)
+    assert raised.value.old == "cancelling" and raised.value.new == "cancelling"
     # The refused change wrote nothing.
     assert batch_row(db, batch_id).cancelled_at < now()
 
