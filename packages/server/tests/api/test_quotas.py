@@ -30,8 +30,7 @@ from support.console import csrf_of, sign_in
 from support.live import ThreadServer
 from support.settings import ECHO_MODEL, echo_settings
 
-from .conftest import Api
-from .test_console import PASSWORD, person
+from .conftest import PASSWORD, Api
 
 SLOW = {"models": [{"id": ECHO_MODEL, "engine": "echo", "options": {"slots": 1, "token_delay": 0.02}}]}
 CHAT = {"model": ECHO_MODEL, "messages": [{"role": "user", "content": "hi"}]}
@@ -210,8 +209,8 @@ def test_limits_set_on_the_command_line_take_effect(idle: Idle, database_url: st
 
 
 def test_limits_set_in_the_console_take_effect(api: Api) -> None:
-    person(api, "root", role="admin")
-    ann_id, key = person(api, "ann")
+    api.person("root", role="admin")
+    ann_id, key = api.person("ann")
     admin = sign_in(api.url, "root", PASSWORD, next_path="/users")
     page = admin.get("/users")
     assert page.status_code == 200 and 'name="max_queued_items"' in page.text and 'placeholder="6000"' in page.text
