@@ -41,7 +41,12 @@ def test_every_state_of_every_machine_is_listed() -> None:
 def test_active_and_terminal_statuses_come_from_the_tables() -> None:
     assert ACTIVE_ITEM_STATUSES == (ItemStatus.QUEUED, ItemStatus.RUNNING)
     assert set(TERMINAL_ITEM_STATUSES) == {"completed", "failed", "cancelled", "expired"}
-    assert ACTIVE_BATCH_STATUSES == (BatchStatus.PENDING, BatchStatus.RUNNING, BatchStatus.CANCELLING)
+    assert ACTIVE_BATCH_STATUSES == (
+        BatchStatus.INGESTING,
+        BatchStatus.PENDING,
+        BatchStatus.RUNNING,
+        BatchStatus.CANCELLING,
+    )
     assert set(TERMINAL_BATCH_STATUSES) == {"completed", "failed", "cancelled"}
     assert RUNNABLE_BATCH_STATUSES == (BatchStatus.PENDING, BatchStatus.RUNNING)  # cancelling: nothing claimed
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select, update
 
 from sference_server.domain.outcome import ChatOutput, ItemError, Timings, Usage
 from sference_server.domain.states import ItemStatus, Priority
 from sference_server.security.principal import Principal
 from sference_server.services import ApiServices
+from sference_server.services import lifecycle as lifecycle_module
+from sference_server.services.batch_rows import ParsedBatch, spill_file, spill_row
 from sference_server.store import queue
 from sference_server.store.database import Database
 from sference_server.store.records import Item
+from sference_server.store.sweep import sweep
+from sference_server.store.tables import batches, items
 from sference_server.timeutil import now
 from support.settings import ECHO_MODEL, echo_settings
 from support.store import assert_counters_match, batch_row, item_rows, seed_batch
@@ -118,3 +123,59 @@ def test_validate_names_every_problem_with_its_path(services: ApiServices) -> No
     assert [p.field for p in problems] == ["body.temperature"]
     chat, problems = services.lifecycle.validate({"model": "nope", "messages": [{"role": "user", "content": "x"}]})
     assert chat is None and [(p.field, p.code) for p in problems] == [("model", "model_not_found")]
+
+
+class CrashingRows(ParsedBatch):
+    """Rows that run out in the middle: the process dies after ``crash_after`` rows were read.
+    Before dying it records what another client could see of the batch being written."""
+
+    def __init__(self, services: ApiServices, who: Principal, count: int, crash_after: int) -> None:
+        spill = spill_file()
+        for i in range(count):
+            spill_row(spill, f"r{i}", {"model": ECHO_MODEL, "messages": [{"role": "user", "content": "hi"}]})
+        super().__init__(window="24h", model=ECHO_MODEL, count=count, rows=spill)
+        self.services, self.who, self.crash_after = services, who, crash_after
+        self.seen_while_writing: tuple[int, int, int] | None = None
+
+    def iter_rows(self) -> Iterator[tuple[str | None, str]]:
+        for index, row in enumerate(super().iter_rows()):
+            if index == self.crash_after:
+                with self.services.db.read() as tx:
+                    written = tx.execute(select(func.count()).select_from(items)).scalar_one()
+                listed = len(self.services.batches.list(self.who, limit=10, before=None))
+                with self.services.db.write() as tx:
+                    claimable = len(
+                        queue.claim(tx, worker_id="w", models=[ECHO_MODEL], limit=10, lease_seconds=60, now=now())
+                    )
+                self.seen_while_writing = (written, listed, claimable)
+                raise RuntimeError("the process died")
+            yield row
+
+
+def test_a_batch_is_written_in_chunks_invisible_until_whole_and_a_failed_ingest_leaves_nothing(
+    db: Database, make_user: MakeUser, services: ApiServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lifecycle_module, "INGEST_CHUNK", 100)
+    _, key = make_user("ann")
+    who = services.accounts.authenticate(key)
+    rows = CrashingRows(services, who, count=450, crash_after=350)
+    with pytest.raises(RuntimeError, match="died"):
+        services.lifecycle.enqueue_batch(who, rows)
+    assert rows.seen_while_writing == (300, 0, 0)  # three chunks committed, none of it visible or claimable
+    with db.read() as tx:
+        assert tx.execute(select(func.count()).select_from(items)).scalar_one() == 0
+        assert tx.execute(select(func.count()).select_from(batches)).scalar_one() == 0
+    whole = services.lifecycle.enqueue_batch(who, CrashingRows(services, who, count=250, crash_after=10**6))
+    assert whole.status == "pending" and whole.counts.request_count == 250
+    assert len(item_rows(db, whole.id)) == 250
+
+
+def test_the_sweep_deletes_an_ingest_its_process_abandoned(db: Database, make_user: MakeUser) -> None:
+    user, _ = make_user("ann")
+    batch_id, _ = seed_batch(db, user, 7)
+    with db.write() as tx:  # as a crash mid-ingest leaves it, five minutes later
+        tx.execute(update(batches).where(batches.c.id == batch_id).values(status="ingesting", updated_at=now() - 301))
+    sweep(db, max_attempts=3)
+    with db.read() as tx:
+        assert tx.execute(select(func.count()).select_from(items)).scalar_one() == 0
+        assert tx.execute(select(func.count()).select_from(batches)).scalar_one() == 0

@@ -4,7 +4,9 @@ Item:  queued -> running -> completed | failed | cancelled | expired
           \\-----------------------------> cancelled | expired
 A running item whose lease ran out, or whose engine error is transient, goes back to queued.
 
-Batch: pending (nothing started) -> running -> completed | failed | cancelling -> cancelled.
+Batch: ingesting -> pending (nothing started) -> running -> completed | failed | cancelling -> cancelled.
+An ``ingesting`` batch is being written in chunks and is invisible (and nothing of it is claimed)
+until its last chunk makes it ``pending``; one abandoned by a crash is deleted by the sweep.
 A cancel first marks the batch ``cancelling`` (nothing of it is claimed from then on), then
 cancels its items in bounded transactions, then marks it ``cancelled``; a cancel interrupted by a
 crash is finished by the next sweep.
@@ -40,6 +42,7 @@ class ItemStatus(StrEnum):
 
 
 class BatchStatus(StrEnum):
+    INGESTING = "ingesting"
     PENDING = "pending"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -75,6 +78,7 @@ ITEM_TRANSITIONS: Mapping[ItemStatus, frozenset[ItemStatus]] = {
 }
 
 BATCH_TRANSITIONS: Mapping[BatchStatus, frozenset[BatchStatus]] = {
+    BatchStatus.INGESTING: frozenset({BatchStatus.PENDING}),
     BatchStatus.PENDING: frozenset(
         {BatchStatus.RUNNING, BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.CANCELLING}
     ),

@@ -32,6 +32,8 @@ def batch_status(batch: Batch) -> str:
     """The status the published clients know (their enum has no ``cancelling``): a batch being
     cancelled is still running until its last item is cancelled, so a client waiting for the end
     does not read its results too early."""
+    if batch.status == BatchStatus.INGESTING:  # never shown (store.get_batch hides it); for safety
+        return BatchStatus.PENDING.value
     if batch.status == BatchStatus.CANCELLING:
         return (BatchStatus.RUNNING if batch.started_at is not None else BatchStatus.PENDING).value
     return batch.status.value

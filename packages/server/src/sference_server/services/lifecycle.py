@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from itertools import batched
 from typing import Any
 
 from ..catalog import ModelCatalog
@@ -30,7 +31,7 @@ from ..live import LiveText
 from ..notify import Signal
 from ..security.principal import Principal
 from ..store import batches as batch_store
-from ..store import cancels, queue
+from ..store import cancels, ingest, queue
 from ..store import items as item_store
 from ..store import streams as stream_store
 from ..store.changes import CANCELS_CHANNEL, WORK_CHANNEL, announce
@@ -44,6 +45,8 @@ from .batch_rows import ParsedBatch
 # A client refused for a full queue may try again after this many seconds (items take time to finish).
 QUEUE_RETRY_SECONDS = 30
 
+# Rows of a batch written per transaction: well under a second of the writer lock.
+INGEST_CHUNK = 5000
 # How long a cancel request cancels a batch's items itself before leaving the rest to the sweep.
 CANCEL_IN_REQUEST_SECONDS = 2.0
 
@@ -157,7 +160,10 @@ class Lifecycle:
     def enqueue_batch(
         self, who: Principal, parsed: ParsedBatch, *, also: Callable[[Tx, str], None] | None = None
     ) -> Batch:
-        """Queue a validated batch and its rows in one transaction (``also`` adds to it)."""
+        """Queue a validated batch and its rows: the batch row (``ingesting``: invisible, nothing
+        of it claimed), the rows in transactions of ``INGEST_CHUNK`` (so other writers, such as
+        workers' heartbeats, get the lock between them), then one transaction that makes it
+        ``pending`` (``also`` adds to that one). Fails whole: what was written is deleted."""
         batch_id = uuid7()
         accepted = now()
         deadline = accepted + BATCH_WINDOWS[parsed.window]
@@ -173,26 +179,37 @@ class Lifecycle:
                     created_at=accepted,
                     deadline=deadline,
                     request_count=parsed.count,
+                    status=BatchStatus.INGESTING,
                 ),
             )
-            rows = (
-                NewItem(
-                    id=uuid7(),
-                    user_id=who.user_id,
-                    model=parsed.model,
-                    body=body,
-                    deadline=deadline,
-                    created_at=accepted,
-                    batch_id=batch_id,
-                    row_index=index,
-                    custom_id=custom_id,
-                )
-                for index, (custom_id, body) in enumerate(parsed.iter_rows())
+        rows = (
+            NewItem(
+                id=uuid7(),
+                user_id=who.user_id,
+                model=parsed.model,
+                body=body,
+                deadline=deadline,
+                created_at=accepted,
+                batch_id=batch_id,
+                row_index=index,
+                custom_id=custom_id,
             )
-            self._insert(tx, rows)
-            if also is not None:
-                also(tx, batch_id)
-            batch = batch_store.get_batch(tx, batch_id)
+            for index, (custom_id, body) in enumerate(parsed.iter_rows())
+        )
+        try:
+            for chunk in batched(rows, INGEST_CHUNK):
+                with self.db.write() as tx:
+                    item_store.insert_items(tx, chunk)
+                    ingest.touch(tx, batch_id, now=now())
+            with self.db.write() as tx:
+                ingest.publish(tx, batch_id, now=now())
+                announce(tx, WORK_CHANNEL)
+                if also is not None:
+                    also(tx, batch_id)
+                batch = batch_store.get_batch(tx, batch_id)
+        except BaseException:
+            ingest.discard(self.db, batch_id)
+            raise
         assert batch is not None
         self.work_signal.fire()
         return batch

@@ -29,7 +29,7 @@ class NewBatch:
 
 
 def insert_batch(tx: Tx, new: NewBatch) -> None:
-    finished = new.status != BatchStatus.PENDING
+    finished = new.status not in (BatchStatus.PENDING, BatchStatus.INGESTING)
     tx.execute(
         insert(batches),
         [
@@ -52,7 +52,8 @@ def insert_batch(tx: Tx, new: NewBatch) -> None:
 
 
 def get_batch(tx: Tx, batch_id: str, *, user_id: str | None = None) -> Batch | None:
-    query = select(batches).where(batches.c.id == batch_id)
+    """A batch that has been written whole (an ``ingesting`` one does not exist yet)."""
+    query = select(batches).where(batches.c.id == batch_id, batches.c.status != BatchStatus.INGESTING)
     if user_id is not None:
         query = query.where(batches.c.user_id == user_id)
     row = tx.execute(query).first()
@@ -61,7 +62,7 @@ def get_batch(tx: Tx, batch_id: str, *, user_id: str | None = None) -> Batch | N
 
 def list_batches(tx: Tx, *, user_id: str, limit: int, before: str | None = None) -> list[Batch]:
     """Newest first. ``before`` is a batch id cursor (ids are time-ordered)."""
-    query = select(batches).where(batches.c.user_id == user_id)
+    query = select(batches).where(batches.c.user_id == user_id, batches.c.status != BatchStatus.INGESTING)
     if before is not None:
         query = query.where(batches.c.id < before)
     return [Batch.from_row(r) for r in tx.execute(query.order_by(batches.c.id.desc()).limit(limit))]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import func, select, text, update
 
 from ..domain.quotas import LIMIT_NAMES, UserLimits
+from ..domain.states import BatchStatus
 from .database import Tx
-from .tables import items, users
+from .tables import batches, items, users
 
 _LIMIT_COLUMNS = [users.c[name] for name in LIMIT_NAMES]
 # The condition of the partial index ``ix_items_user_active`` (tables.py), as literal SQL: SQLite
@@ -33,9 +34,14 @@ def lock_user_limits(tx: Tx, user_id: str) -> UserLimits | None:
 
 
 def active_item_count(conn: Tx, user_id: str) -> int:
-    """The user's queued and running items (index ``ix_items_user_active``)."""
+    """The user's queued and running items (index ``ix_items_user_active``), plus every row of the
+    user's batches still being written (some may be counted twice meanwhile: a limit errs on the
+    safe side while another of the user's batches is ingested)."""
     query = select(func.count()).select_from(items).where(items.c.user_id == user_id, text(ACTIVE_CONDITION))
-    return int(conn.execute(query).scalar_one())
+    ingesting = select(func.coalesce(func.sum(batches.c.request_count), 0)).where(
+        batches.c.user_id == user_id, batches.c.status == BatchStatus.INGESTING
+    )
+    return int(conn.execute(query).scalar_one()) + int(conn.execute(ingesting).scalar_one())
 
 
 def all_user_limits(conn: Tx) -> dict[str, UserLimits]:

@@ -1,6 +1,6 @@
 """The housekeeping every process runs (workers, and the API so that nothing depends on a worker
 serving a model): reclaim leases of vanished workers, expire overdue items, finish cancels, forget
-day-old idempotency keys."""
+day-old idempotency keys, delete batches whose ingest was abandoned."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..timeutil import now
-from . import queue
+from . import ingest, queue
 from .cancels import finish_cancels
 from .database import Database
 from .idempotency import forget_expired
@@ -46,4 +46,7 @@ def sweep(db: Database, *, max_attempts: int, on_events: Callable[[], None] = la
             break
     with db.write() as conn:
         forget_expired(conn, now=now())  # idempotency keys older than a day
+        abandoned = ingest.abandoned(conn, now=now())
+    for batch_id in abandoned:  # the process writing it died
+        ingest.discard(db, batch_id)
     return SweepReport(requeued, failed, expired, finish_cancels(db, on_chunk=on_events))
