@@ -12,6 +12,7 @@ work, feed consumers and waiting clients about new completion events, after the 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from itertools import batched
 from typing import Any
@@ -44,6 +45,8 @@ from .batch_rows import ParsedBatch
 
 # A client refused for a full queue may try again after this many seconds (items take time to finish).
 QUEUE_RETRY_SECONDS = 30
+
+log = logging.getLogger("sference.lifecycle")
 
 # Rows of a batch written per transaction: well under a second of the writer lock.
 INGEST_CHUNK = 5000
@@ -208,7 +211,10 @@ class Lifecycle:
                     also(tx, batch_id)
                 batch = batch_store.get_batch(tx, batch_id)
         except BaseException:
-            ingest.discard(self.db, batch_id)
+            try:
+                ingest.discard(self.db, batch_id)
+            except Exception:  # the store is away: the sweep deletes the abandoned ingest later
+                log.warning("could not delete the failed ingest of batch %s; the sweep will", batch_id, exc_info=True)
             raise
         assert batch is not None
         self.work_signal.fire()
