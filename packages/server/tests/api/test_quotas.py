@@ -107,7 +107,7 @@ def test_concurrent_interactive_requests(idle: Idle, db: Database) -> None:
     first: list[int] = []
     waiting = threading.Thread(target=lambda: first.append(ann.post("/v1/chat/completions", json=CHAT).status_code))
     waiting.start()
-    wait_for(lambda: idle.in_flight(ann_id) == 1)
+    wait_for(lambda: idle.in_flight(ann_id) == 1 and stored(db, ann_id) == (0, 1))  # counted, then queued
     before = stored(db, ann_id)
     for path, body in (
         ("/v1/chat/completions", CHAT),
