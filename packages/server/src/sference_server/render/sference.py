@@ -84,6 +84,9 @@ def batch_usage(counts: Counters) -> dict[str, Any]:
     }
 
 
+SEND_ROWS = 256
+
+
 def result_row(item: Item) -> str:
     """One results row ``{custom_id, status, result_json, error_json}`` as JSON text; the result
     is the OpenAI chat completion the seed's clients expect (an embeddings list for an embedding
@@ -98,8 +101,8 @@ def result_row(item: Item) -> str:
 
 def result_lines(rows: Iterator[Item]) -> Iterator[bytes]:
     """``results.jsonl``: a results row a line."""
-    for item in rows:
-        yield result_row(item).encode() + b"\n"
+    for rendered in _in_groups(result_row(item) for item in rows):
+        yield ("\n".join(rendered) + "\n").encode()
 
 
 def results_document(batch: Batch, output_url: str, rows: Iterator[Item] | None) -> Iterator[bytes]:
@@ -115,12 +118,24 @@ def results_document(batch: Batch, output_url: str, rows: Iterator[Item] | None)
         yield (prefix + ',"results":null}').encode()
         return
     yield (prefix + ',"results":[').encode()
-    first = True
-    for item in rows:
-        line = result_row(item)
-        yield (line if first else "," + line).encode()
-        first = False
+    separator = ""
+    for rendered in _in_groups(result_row(item) for item in rows):
+        yield (separator + ",".join(rendered)).encode()
+        separator = ","
     yield b"]}"
+
+
+def _in_groups(lines: Iterator[str]) -> Iterator[list[str]]:
+    """``SEND_ROWS`` rendered rows at a time: one write to the socket per row costs more than
+    rendering the row (export 5,800 -> 26,500 rows/s, bench/big_batch.py)."""
+    group: list[str] = []
+    for line in lines:
+        group.append(line)
+        if len(group) == SEND_ROWS:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def _usage(item: Item) -> dict[str, Any] | None:
