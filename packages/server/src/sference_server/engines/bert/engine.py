@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -20,17 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from ..base import ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult, EngineError, TextSink
+from ..options import cpu_count
 from .model import BertModel, Floats, limit_blas_threads
 from .options import BertOptions
 
 log = logging.getLogger("sference.engine.bert")
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclass
@@ -61,7 +54,7 @@ class BertEngine:
         await asyncio.to_thread(self._load)
 
     def _load(self) -> None:
-        threads = self.options.threads or _cpu_count()
+        threads = self.options.threads or cpu_count()
         # The model's own threads share the work out (model.py, BertModel.forward); OpenBLAS's
         # threads on top of them would only contend. Process-wide: OpenBLAS has one setting.
         if not limit_blas_threads(1):

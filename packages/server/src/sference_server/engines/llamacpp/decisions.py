@@ -10,7 +10,6 @@ from running beside it.
 from __future__ import annotations
 
 import asyncio
-import os
 import tempfile
 import threading
 from pathlib import Path
@@ -22,7 +21,8 @@ import numpy as np
 from ...domain import decisions
 from ...domain.decisions import DecisionRequest, DecisionResult
 from ..base import ChatRequest, ChatResult, EngineError, TextSink
-from .model import LlamaModel, embedded_model_path, init_backend
+from ..options import cpu_count
+from .model import LlamaModel, common_prefix, embedded_model_path, init_backend
 from .options import LlamaCppOptions
 from .repack import repacked
 from .scoring import Cancelled, Item, Scorer, prefix_free
@@ -67,7 +67,7 @@ class LlamaDecisionEngine:
         """Under ``self._lock``."""
         init_backend(log=self.llama_log)
         path = Path(self.options.path) if self.options.path else embedded_model_path()
-        threads = self.options.threads or _cpu_count()
+        threads = self.options.threads or cpu_count()
         if self.options.weights != "original":
             cache = self.cache_dir or Path(tempfile.gettempdir()) / "sference-models"
             path = repacked(path, self.options.weights, cache, threads=threads)
@@ -151,7 +151,7 @@ class LlamaDecisionEngine:
             raise EngineError("invalid_request", f"the chat template failed: {exc}", transient=False) from exc
         shared = model.tokenize(chat)
         prompts = [model.tokenize(chat + decisions.question_prompt(q)) for q in questions]
-        cut = min(min(_common_prefix(shared, p), len(p) - 1) for p in prompts)
+        cut = min(min(common_prefix(shared, p), len(p) - 1) for p in prompts)
         items = []
         limit = self.options.ctx_per_slot
         for name, question, tokens in zip(names, questions, prompts, strict=True):
@@ -205,18 +205,3 @@ def _probabilities(logprobs: list[float]) -> list[float]:
     values = np.asarray(logprobs, dtype=np.float64)
     weights = np.exp(values - values.max())
     return [float(w) for w in weights / weights.sum()]
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1

@@ -32,7 +32,7 @@ import llama_cpp as llama
 import numpy as np
 
 from ..base import ChatResult, EngineError, TextRelay
-from .model import LlamaModel
+from .model import LlamaModel, common_prefix
 
 log = logging.getLogger("sference.engine.llamacpp")
 
@@ -186,11 +186,11 @@ class BatchDecoder:
             candidates = free
             if keep_one and not job.urgent and self._urgent_slot in free:
                 candidates = [slot for slot in free if slot is not self._urgent_slot]
-            slot = max(candidates, key=lambda s: _common_prefix(s.kv, job.prompt))
+            slot = max(candidates, key=lambda s: common_prefix(s.kv, job.prompt))
             free.remove(slot)
             if job.urgent:
                 self._urgent_slot = slot
-            keep = min(_common_prefix(slot.kv, job.prompt), len(job.prompt) - 1)
+            keep = min(common_prefix(slot.kv, job.prompt), len(job.prompt) - 1)
             llama.llama_memory_seq_rm(self.memory, slot.seq_id, keep, -1)
             del slot.kv[keep:]
             job.cached = keep
@@ -331,14 +331,6 @@ class BatchDecoder:
     def _finish_error(job: Job, error: EngineError) -> None:
         if not job.cancelled:
             job.on_done(error)
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
 def _send_text(job: Job, piece: bytes) -> None:

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import tempfile
 from pathlib import Path
 
 from ..base import ChatRequest, ChatResult, EngineError, TextRelay, TextSink
+from ..options import cpu_count
 from .decoder import BatchDecoder, Job
 from .model import LlamaModel, embedded_model_path, init_backend
 from .options import LlamaCppOptions
 from .repack import repacked
 from .sampling import SamplingDefaults, build_chain, is_greedy
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 class LlamaCppEngine:
@@ -50,7 +43,7 @@ class LlamaCppEngine:
     def _load(self) -> None:
         init_backend(log=self.llama_log)  # first, so that re-encoding the weights logs (or not) too
         path = Path(self.options.path) if self.options.path else embedded_model_path()
-        threads = self.options.threads or _cpu_count()
+        threads = self.options.threads or cpu_count()
         if self.options.weights != "original":
             cache = self.cache_dir or Path(tempfile.gettempdir()) / "sference-models"
             path = repacked(path, self.options.weights, cache, threads=threads)
