@@ -20,7 +20,7 @@ from ..domain.outcome import BATCH_CANCELLED, STREAM_CANCELLED
 from ..domain.states import ACTIVE_ITEM_STATUSES, BatchStatus, IllegalTransition, ItemStatus
 from ..timeutil import now
 from . import queue
-from .batches import mark_cancelled
+from .batches import cancelling_batches, mark_cancelled
 from .database import Database
 from .tables import batches, streams
 
@@ -58,9 +58,7 @@ def finish_cancels(db: Database, *, limit: int = 100, on_chunk: Callable[[], Non
     items that a cancel raced past (an item put back in the queue by a retry or a lease reclaim
     just after its batch's or stream's cancel passed it). Returns how many items it cancelled."""
     with db.read() as tx:
-        cancelling = list(
-            tx.execute(select(batches.c.id).where(batches.c.status == BatchStatus.CANCELLING).limit(limit)).scalars()
-        )
+        cancelling = cancelling_batches(tx, limit=limit)
         left_in_batches = list(
             tx.execute(
                 select(batches.c.id).where(batches.c.status == BatchStatus.CANCELLED, batches.c.queued_count > 0)
