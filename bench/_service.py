@@ -13,12 +13,20 @@ from support.live import ServerProcess, server_env
 
 
 def start_service(
-    workdir: Path, key: str, *, name: str = "serve", models: list[dict[str, Any]] | None = None
+    workdir: Path,
+    key: str,
+    *,
+    name: str = "serve",
+    models: list[dict[str, Any]] | None = None,
+    env: dict[str, str] | None = None,
 ) -> ServerProcess:
-    """``models``: the registry (``SFERENCE_MODELS``); default: the embedded model."""
+    """``models``: the registry (``SFERENCE_MODELS``); default: the embedded model. ``env``: more
+    ``SFERENCE_*`` settings."""
     extra = {"SFERENCE_MODELS": json.dumps(models)} if models else {}
     return ServerProcess(
         ["serve", "--port", "0", "--data-dir", str(workdir / f"data-{name}"), "--no-write-cli-credentials"],
-        env=server_env(workdir / "home", SFERENCE_ADMIN_API_KEY=key, SFERENCE_LOG_LEVEL="WARNING", **extra),
+        env=server_env(
+            workdir / "home", SFERENCE_ADMIN_API_KEY=key, SFERENCE_LOG_LEVEL="WARNING", **extra, **(env or {})
+        ),
         log=workdir / f"{name}.log",
     ).start()
