@@ -1,9 +1,9 @@
-"""API keys read recently, so a burst of requests with one key reads the store once a second.
+"""Values read from the store recently, so a burst of requests reads the store once a second
+(API keys: security/accounts.py; users' limits: services/quotas.py).
 
-An entry lives ``ttl`` seconds: a key revoked (or its user disabled) by another process stops
-working within that time; in this process the cache is cleared at once by every change to keys or
-users. Only keys that exist are cached (a flood of made-up keys cannot fill it), at most ``size``
-of them, the least recently used dropped first.
+An entry lives ``ttl`` seconds: a change made by another process shows within that time; the
+process that makes a change clears the cache at once. Callers cache only what exists (a flood
+of made-up keys cannot fill it); at most ``size`` entries, the least recently used dropped first.
 """
 
 from __future__ import annotations
@@ -11,32 +11,30 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from ..store.records import KeyOwner
 
-
-class KeyCache:
+class TtlCache[K, V]:
     def __init__(self, *, ttl: float = 1.0, size: int = 10_000) -> None:
         self.ttl = ttl
         self.size = size
-        self._entries: OrderedDict[str, tuple[float, KeyOwner]] = OrderedDict()
+        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key_hash: str, current: float) -> KeyOwner | None:
+    def get(self, key: K, current: float) -> V | None:
         with self._lock:
-            entry = self._entries.get(key_hash)
+            entry = self._entries.get(key)
             if entry is None:
                 return None
-            read_at, owner = entry
+            read_at, value = entry
             if current - read_at >= self.ttl:
-                del self._entries[key_hash]
+                del self._entries[key]
                 return None
-            self._entries.move_to_end(key_hash)
-            return owner
+            self._entries.move_to_end(key)
+            return value
 
-    def put(self, key_hash: str, owner: KeyOwner, current: float) -> None:
+    def put(self, key: K, value: V, current: float) -> None:
         with self._lock:
-            self._entries[key_hash] = (current, owner)
-            self._entries.move_to_end(key_hash)
+            self._entries[key] = (current, value)
+            self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 

@@ -9,7 +9,6 @@ import pytest
 
 from sference_server.errors import Unauthorized
 from sference_server.security.accounts import Accounts
-from sference_server.security.key_cache import KeyCache
 from sference_server.store.database import Database
 
 
@@ -37,14 +36,3 @@ def test_a_key_revoked_by_another_process_stops_within_the_cache_lifetime(db: Da
             break
         assert time.monotonic() < deadline, "a revoked key kept working past the cache's second"
         time.sleep(0.05)
-
-
-def test_the_cache_keeps_the_most_recently_used_keys_only() -> None:
-    cache = KeyCache(ttl=10, size=2)
-    owners = {name: object() for name in "abc"}
-    for name in "ab":
-        cache.put(name, owners[name], 0.0)  # type: ignore[arg-type]
-    assert cache.get("a", 1.0) is owners["a"]  # a is now the most recent
-    cache.put("c", owners["c"], 1.0)  # type: ignore[arg-type]
-    assert cache.get("b", 1.0) is None and cache.get("a", 1.0) is owners["a"]
-    assert cache.get("a", 11.0) is None  # expired

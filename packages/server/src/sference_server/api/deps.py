@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Header, Request
 
 from ..domain.versions import ApiVersion
@@ -14,7 +15,13 @@ from .quotas import admit
 from .versioning import chosen, resolve_for
 
 
-def services(request: Request) -> ApiServices:
+async def services(request: Request) -> ApiServices:
+    """The process's services (an async dependency: FastAPI runs it on the event loop, not in a
+    thread as it would a plain function)."""
+    return _services(request)
+
+
+def _services(request: Request) -> ApiServices:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
@@ -28,32 +35,36 @@ def bearer_token(request: Request) -> str | None:
     return key.strip() if key else None
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
     """The caller; also settles which API version answers (api/versioning.py) and counts the
-    request against the caller's requests per minute (a 429 past it; api/quotas.py)."""
-    who = services(request).accounts.authenticate(bearer_token(request))
+    request against the caller's requests per minute (a 429 past it; api/quotas.py). A key
+    read in the last second is checked on the event loop; the store is read in a thread."""
+    accounts, token = _services(request).accounts, bearer_token(request)
+    who = accounts.authenticate_recent(token)
+    if who is None:
+        who = await anyio.to_thread.run_sync(accounts.authenticate, token)
     resolve_for(request, who)
-    admit(request, who)
+    await admit(request, who)
     return who
 
 
-def writer(request: Request) -> Principal:
-    who = principal(request)
+async def writer(request: Request) -> Principal:
+    who = await principal(request)
     require_scope(who, "write")
     return who
 
 
-def reader(request: Request) -> Principal:
-    who = principal(request)
+async def reader(request: Request) -> Principal:
+    who = await principal(request)
     require_scope(who, "read")
     return who
 
 
-def api_version(request: Request) -> ApiVersion:
+async def api_version(request: Request) -> ApiVersion:
     """The API version that answers this request (the key's, or the Sference-Version header's)."""
     version = chosen(request)
     if version is None:  # not authenticated yet
-        principal(request)
+        await principal(request)
         version = chosen(request)
     assert version is not None
     return version

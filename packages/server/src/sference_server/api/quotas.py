@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import anyio
 from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -17,21 +18,29 @@ _LIMITS = "sference_limits"  # request.state: the caller's effective limits, onc
 _ENDINGS = "sference_turn_endings"  # request.state: what EndTurns calls when the response is sent
 
 
-def admit(request: Request, who: Principal) -> UserLimits:
-    """Count this request once (however many dependencies ask who the caller is)."""
+async def admit(request: Request, who: Principal) -> UserLimits:
+    """Count this request once (however many dependencies ask who the caller is). The user's
+    limits are read off the event loop only when not read in the last second."""
     limits: UserLimits | None = getattr(request.state, _LIMITS, None)
     if limits is None:
         services: ApiServices = request.app.state.services
-        limits = services.quotas.admit(who)
+        limits = services.quotas.recent(who.user_id)
+        if limits is None:
+            limits = await anyio.to_thread.run_sync(services.quotas.of, who.user_id)
+        limits = services.quotas.admit(who, limits)
         setattr(request.state, _LIMITS, limits)
     return limits
 
 
 def interactive_turn(request: Request, who: Principal) -> None:
     """Count this request among the caller's interactive requests in flight until its response
-    (a stream's too) has been sent or the client went away; a 429 when they have their maximum."""
+    (a stream's too) has been sent or the client went away; a 429 when they have their maximum.
+    The request was admitted (``admit``) by its principal dependency."""
     services: ApiServices = request.app.state.services
-    end = services.quotas.enter_interactive(who, admit(request, who))
+    limits: UserLimits | None = getattr(request.state, _LIMITS, None)
+    if limits is None:
+        raise RuntimeError("interactive_turn needs an authenticated request (api/deps.py)")
+    end = services.quotas.enter_interactive(who, limits)
     endings: list[Callable[[], None]] | None = getattr(request.state, _ENDINGS, None)
     if endings is None:
         end()

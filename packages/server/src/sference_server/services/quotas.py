@@ -2,8 +2,9 @@
 
 Both are counted in this process (an API process each enforces them on its own share; see
 docs/quotas.md). The third limit, items queued, is checked against the store at submit time
-(``Lifecycle``). A user's limits are read from the store on each request, so a change made by
-an admin (console or command line, any process) applies from the next request on.
+(``Lifecycle``). A user's limits are read from the store at most once a second per process: a
+change made by an admin applies at once in the process that made it, within a second elsewhere
+(console or command line, any process).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..errors import BadRequest, NotFound, TooManyRequests
 from ..security.principal import Principal
 from ..store import quotas as store
 from ..store.database import Database
+from ..ttl_cache import TtlCache
 
 # A client told to wait for a free interactive slot tries again after this many seconds.
 CONCURRENCY_RETRY_SECONDS = 1
@@ -112,10 +114,20 @@ class Quotas:
         self.defaults = default_limits(settings)
         self.rate = RequestRate()
         self.in_flight = InFlight()
+        self._recent: TtlCache[str, UserLimits] = TtlCache()  # cleared by every change made here
 
     def of(self, user_id: str) -> UserLimits:
-        """The user's effective limits (own values, or the defaults)."""
-        return self.own(user_id).over(self.defaults)
+        """The user's effective limits (own values, or the defaults), as read in the last second."""
+        current = time.monotonic()
+        limits = self._recent.get(user_id, current)
+        if limits is None:
+            limits = self.own(user_id).over(self.defaults)
+            self._recent.put(user_id, limits, current)
+        return limits
+
+    def recent(self, user_id: str) -> UserLimits | None:
+        """``of`` when it needs no read of the store (no I/O: an event loop may call it)."""
+        return self._recent.get(user_id, time.monotonic())
 
     def own(self, user_id: str) -> UserLimits:
         """The user's own values (None each: the default)."""
@@ -143,12 +155,13 @@ class Quotas:
         with self.db.write() as conn:
             if cleaned and not store.set_user_limits(conn, user_id, cleaned):
                 raise NotFound(f"no user with id {user_id!r}")
+        self._recent.clear()
         return self.own(user_id)
 
-    def admit(self, who: Principal) -> UserLimits:
+    def admit(self, who: Principal, limits: UserLimits | None = None) -> UserLimits:
         """Count one request against the user's requests per minute, or raise a 429. Returns
-        the user's effective limits."""
-        limits = self.of(who.user_id)
+        the user's effective limits (``limits``: as the caller read them with ``recent``)."""
+        limits = limits or self.of(who.user_id)
         per_minute = limits.requests_per_minute or 0
         if per_minute > 0:
             wait = self.rate.take(who.user_id, per_minute)
