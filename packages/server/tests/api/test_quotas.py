@@ -10,6 +10,7 @@ import io
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,18 @@ def test_queued_items(idle: Idle, db: Database) -> None:
     assert ann.post(f"/v1/batches/{batch_id}/cancel").is_success
     assert ann.post("/openai/v1/batches", json=spec).is_success
     assert bob.post("/v1/batches", json=document([chat_row("b", "x")])).status_code == 201
+
+
+def test_queued_items_of_submissions_at_once(idle: Idle, db: Database) -> None:
+    """Submissions that arrive together are written in shared transactions (group commit) and
+    still counted one by one: exactly the room left is taken."""
+    ann_id, ann = idle.user("ann", max_queued_items=5)
+    background = {"model": ECHO_MODEL, "input": "x", "background": True}
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: ann.post("/v1/responses", json=background), range(20)))
+    assert sum(answer.is_success for answer in answers) == 5
+    assert [answer.status_code for answer in answers].count(429) == 15
+    assert stored(db, ann_id) == (0, 5)
 
 
 def test_limits_set_on_the_command_line_take_effect(idle: Idle, database_url: str) -> None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from itertools import batched
 from typing import Any
 
@@ -23,10 +24,9 @@ from ..domain.decisions import normalise_decision_body
 from ..domain.embeddings import normalise_embedding_body
 from ..domain.endpoints import DECISIONS, ENDPOINT_OF_MODALITY, TEXT_EMBEDDING, TEXT_GENERATION
 from ..domain.outcome import STREAM_CANCELLED, ItemError
-from ..domain.quotas import MAX_QUEUED_ITEMS
 from ..domain.states import ACTIVE_ITEM_STATUSES, BatchStatus, IllegalTransition, ItemStatus, Priority, StreamStatus
 from ..domain.windows import BATCH_WINDOWS
-from ..errors import TooManyRequests
+from ..errors import ServiceError
 from ..ids import uuid7
 from ..live import LiveText
 from ..notify import Signal
@@ -37,14 +37,12 @@ from ..store import items as item_store
 from ..store import streams as stream_store
 from ..store.changes import CANCELS_CHANNEL, WORK_CHANNEL, announce
 from ..store.database import Database, Tx
+from ..store.group_commit import GroupCommit
 from ..store.items import NewItem
-from ..store.quotas import active_item_count, lock_user_limits
 from ..store.records import Batch, Item
 from ..timeutil import now
 from .batch_rows import ParsedBatch
-
-# A client refused for a full queue may try again after this many seconds (items take time to finish).
-QUEUE_RETRY_SECONDS = 30
+from .queue_room import QueueRoom
 
 log = logging.getLogger("sference.lifecycle")
 
@@ -52,6 +50,15 @@ log = logging.getLogger("sference.lifecycle")
 INGEST_CHUNK = 5000
 # How long a cancel request cancels a batch's items itself before leaving the rest to the sweep.
 CANCEL_IN_REQUEST_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class _Submission:
+    """One item to queue (``Lifecycle.enqueue``)."""
+
+    who: Principal
+    new: NewItem
+    before_insert: Callable[[Tx, float], float | None] | None
 
 
 class Lifecycle:
@@ -67,6 +74,9 @@ class Lifecycle:
         """``max_queued_items``: the default of the per-user limit on queued and running items
         (0: none); a user's own value (``users.max_queued_items``) wins."""
         self.db = db
+        # Submissions of one item from many clients at once share a transaction and its
+        # statements (store/group_commit.py).
+        self.submissions = GroupCommit(db, self._write_submissions, order=lambda sub: sub.who.user_id)
         self.max_queued_items = max_queued_items
         self.catalog = catalog
         self.work_signal = work_signal
@@ -136,29 +146,49 @@ class Lifecycle:
         (a stream counts the item and may return another window, in seconds). ``item_id``: an id
         made beforehand (a streaming client subscribes to it before the worker can start)."""
         accepted = now()
-        item_id = item_id or uuid7()
-        with self.db.write() as tx:
-            if priority != Priority.INTERACTIVE:
-                self._check_queue_room(tx, who, adding=1)
-            if before_insert is not None:
-                window_seconds = before_insert(tx, accepted) or window_seconds
-            new = NewItem(
-                id=item_id,
-                user_id=who.user_id,
-                model=chat["model"],
-                body=json.dumps(chat, separators=(",", ":")),
-                deadline=accepted + window_seconds,
-                created_at=accepted,
-                priority=priority,
-                stream_id=stream_id,
-                custom_id=custom_id,
-                metadata=metadata,
-            )
-            self._insert(tx, iter([new]))
-            item = item_store.get_item(tx, item_id)
-        assert item is not None
+        new = NewItem(
+            id=item_id or uuid7(),
+            user_id=who.user_id,
+            model=chat["model"],
+            body=json.dumps(chat, separators=(",", ":")),
+            deadline=accepted + window_seconds,
+            created_at=accepted,
+            priority=priority,
+            stream_id=stream_id,
+            custom_id=custom_id,
+            metadata=metadata,
+        )
+        item = self.submissions.run(_Submission(who, new, before_insert))
         self.work_signal.fire()
         return item
+
+    def _write_submissions(self, tx: Tx, submissions: Sequence[_Submission]) -> list[Item | Exception]:
+        """Queue a group of submissions with one insert: each checked against its user's queue
+        room, its ``before_insert`` in a savepoint (undone alone when it refuses)."""
+        room = QueueRoom(tx, self.max_queued_items)
+        refused: dict[int, Exception] = {}
+        accepted: list[NewItem] = []
+        for index, sub in enumerate(submissions):
+            counted = False
+            try:
+                if sub.new.priority != Priority.INTERACTIVE:
+                    room.take(sub.who, 1)
+                    counted = True
+                new = sub.new
+                if sub.before_insert is not None:
+                    with tx.begin_nested():
+                        window = sub.before_insert(tx, new.created_at)
+                    if window is not None:
+                        new = replace(new, deadline=new.created_at + window)
+            except ServiceError as exc:
+                if counted:
+                    room.give_back(sub.who, 1)
+                refused[index] = exc
+                continue
+            accepted.append(new)
+        self._insert(tx, iter(accepted))
+        written = item_store.get_items(tx, [new.id for new in accepted])
+        return [refused[index] if index in refused else written[sub.new.id] for index, sub in enumerate(submissions)]
 
     def enqueue_batch(
         self, who: Principal, parsed: ParsedBatch, *, also: Callable[[Tx, str], None] | None = None
@@ -171,7 +201,7 @@ class Lifecycle:
         accepted = now()
         deadline = accepted + BATCH_WINDOWS[parsed.window]
         with self.db.write() as tx:
-            self._check_queue_room(tx, who, adding=parsed.count)
+            QueueRoom(tx, self.max_queued_items).take(who, parsed.count)
             batch_store.insert_batch(
                 tx,
                 batch_store.NewBatch(
@@ -219,26 +249,6 @@ class Lifecycle:
         assert batch is not None
         self.work_signal.fire()
         return batch
-
-    def _check_queue_room(self, tx: Tx, who: Principal, *, adding: int) -> None:
-        """A 429 unless the user's queued and running items plus ``adding`` stay within their
-        ``max_queued_items``: a submission is taken whole or not at all. Interactive requests are
-        not counted here (their limit is ``max_concurrent_interactive``, services/quotas.py)."""
-        own = lock_user_limits(tx, who.user_id)
-        maximum = own.max_queued_items if own is not None and own.max_queued_items else self.max_queued_items
-        if maximum <= 0:
-            return
-        active = active_item_count(tx, who.user_id)
-        if active + adding > maximum:
-            raise TooManyRequests(
-                f"queue limit: user {who.username!r} has {active} items queued or running and may have "
-                f"{maximum} (max_queued_items); this submission adds {adding}",
-                limit=MAX_QUEUED_ITEMS,
-                maximum=maximum,
-                retry_after=QUEUE_RETRY_SECONDS,
-                queued=active,
-                adding=adding,
-            )
 
     @staticmethod
     def _insert(tx: Tx, new: Iterator[NewItem]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import batched
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -78,6 +79,15 @@ def get_item(tx: Tx, item_id: str, *, user_id: str | None = None) -> Item | None
         query = query.where(items.c.user_id == user_id)
     row = tx.execute(query).first()
     return Item.from_row(row) if row is not None else None
+
+
+def get_items(tx: Tx, item_ids: Sequence[str]) -> dict[str, Item]:
+    """The items of these ids, by id (those that exist)."""
+    found: dict[str, Item] = {}
+    for chunk in batched(item_ids, 500):
+        for row in tx.execute(select(items).where(items.c.id.in_(chunk))):
+            found[row.id] = Item.from_row(row)
+    return found
 
 
 def list_responses(tx: Tx, *, user_id: str, stream_id: str | None, before: str | None, limit: int) -> list[Item]:
