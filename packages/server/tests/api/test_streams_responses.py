@@ -155,7 +155,8 @@ def test_cancelling_a_response(api: Api) -> None:
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     assert cancelled.json()["error"]["code"] == "response_cancelled"
     assert client.delete(f"/v1/responses/{queued['id']}").json()["status"] == "cancelled"
-    assert finished(client, first["id"])["status"] == "completed"
+    done = finished(client, first["id"])
+    assert done["status"] == "completed", done
     assert client.delete(f"/v1/responses/{first['id']}").status_code == 409
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, or_, select, update
 
 from ..domain.outcome import ItemError, Output, Usage
 from ..domain.states import (
@@ -292,52 +292,104 @@ def extend_leases(conn: Tx, *, worker_id: str, item_ids: Iterable[str], lease_se
 
 def record_outcomes(conn: Tx, *, worker_id: str, outcomes: Sequence[Outcome], now: float) -> set[str]:
     """Write what the worker learned. Returns the ids whose write was accepted; an item that was
-    cancelled, expired or reclaimed meanwhile is not this worker's any more and is left alone."""
+    cancelled, expired or reclaimed meanwhile is not this worker's any more and is left alone.
+
+    Set-based: one read of which items the worker still holds (locked, in id order, on
+    PostgreSQL), one ``executemany`` UPDATE for the finished ones; an item put back in the queue
+    (a transient error: rare) is written on its own."""
+    owned = _still_held(conn, worker_id, [outcome.item_id for outcome in outcomes])
     accepted: set[str] = set()
     events: list[NewEvent] = []
     deltas = _Deltas()
-    guard = and_(
-        items.c.id == bindparam("item_id"),
-        items.c.status == ItemStatus.RUNNING,
-        items.c.lease_owner == worker_id,
-    )
+    finished: list[dict[str, Any]] = []
     for outcome in outcomes:
-        values: dict[str, Any]
-        if outcome.status == ItemStatus.QUEUED:
-            values = {
-                "status": ItemStatus.QUEUED,
-                "lease_owner": None,
-                "lease_expires_at": None,
-                "not_before": outcome.not_before,
-                "error": outcome.error.to_json() if outcome.error else None,
-            }
-            if outcome.refund_attempt:
-                values["attempts"] = items.c.attempts - 1
-        else:
-            values = {
-                "status": outcome.status,
-                "lease_owner": None,
-                "lease_expires_at": None,
-                "completed_at": now,
-                "result": outcome.output.to_json() if outcome.output else None,
-                "error": outcome.error.to_json() if outcome.error else None,
-                "prompt_tokens": outcome.usage.prompt_tokens,
-                "completion_tokens": outcome.usage.completion_tokens,
-            }
-        row = conn.execute(
-            update(items).where(guard).values(**values).returning(items.c.user_id, items.c.batch_id, items.c.stream_id),
-            {"item_id": outcome.item_id},
-        ).first()
+        row = owned.pop(outcome.item_id, None)  # popped: an id given twice is written once
         if row is None:
             continue
         accepted.add(outcome.item_id)
         deltas.move(row, ItemStatus.RUNNING, outcome.status)
-        if outcome.status != ItemStatus.QUEUED:
-            deltas.add_tokens(row, outcome.usage)
-            events.append(NewEvent(outcome.item_id, row.user_id, row.batch_id, row.stream_id, outcome.status))
+        if outcome.status == ItemStatus.QUEUED:
+            _put_back(conn, worker_id, outcome)
+            continue
+        deltas.add_tokens(row, outcome.usage)
+        events.append(NewEvent(outcome.item_id, row.user_id, row.batch_id, row.stream_id, outcome.status))
+        finished.append(
+            {
+                "item_id": outcome.item_id,
+                "new_status": outcome.status,
+                "new_result": outcome.output.to_json() if outcome.output else None,
+                "new_error": outcome.error.to_json() if outcome.error else None,
+                "new_prompt_tokens": outcome.usage.prompt_tokens,
+                "new_completion_tokens": outcome.usage.completion_tokens,
+            }
+        )
+    if finished:
+        conn.execute(_finish_statement(worker_id, now), finished)
     finish_batches_if_done(conn, deltas.apply(conn, now), now)
     append_events(conn, events, now)
     return accepted
+
+
+def _still_held(conn: Tx, worker_id: str, item_ids: Sequence[str]) -> dict[str, Any]:
+    """Of ``item_ids``, those running under this worker's lease, by id: the rows the worker may
+    still write (locked until the transaction ends, in id order, on PostgreSQL)."""
+    held: dict[str, Any] = {}
+    wanted = sorted(set(item_ids))
+    for start in range(0, len(wanted), CHUNK):
+        query = (
+            select(items.c.id, items.c.user_id, items.c.batch_id, items.c.stream_id)
+            .where(
+                items.c.id.in_(wanted[start : start + CHUNK]),
+                items.c.status == ItemStatus.RUNNING,
+                items.c.lease_owner == worker_id,
+            )
+            .order_by(items.c.id)
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(of=items)
+        held.update((row.id, row) for row in conn.execute(query))
+    return held
+
+
+def _finish_statement(worker_id: str, now: float) -> Any:
+    """The terminal write of one held item, for ``executemany``: the guard again, so that a
+    write never lands on an item that is not this worker's."""
+    return (
+        update(items)
+        .where(
+            items.c.id == bindparam("item_id"),
+            items.c.status == ItemStatus.RUNNING,
+            items.c.lease_owner == worker_id,
+        )
+        .values(
+            status=bindparam("new_status"),
+            lease_owner=None,
+            lease_expires_at=None,
+            completed_at=now,
+            result=bindparam("new_result"),
+            error=bindparam("new_error"),
+            prompt_tokens=bindparam("new_prompt_tokens"),
+            completion_tokens=bindparam("new_completion_tokens"),
+        )
+    )
+
+
+def _put_back(conn: Tx, worker_id: str, outcome: Outcome) -> None:
+    """Queue a held item again after a transient error, to run from ``outcome.not_before``."""
+    values: dict[str, Any] = {
+        "status": ItemStatus.QUEUED,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "not_before": outcome.not_before,
+        "error": outcome.error.to_json() if outcome.error else None,
+    }
+    if outcome.refund_attempt:
+        values["attempts"] = items.c.attempts - 1
+    conn.execute(
+        update(items)
+        .where(items.c.id == outcome.item_id, items.c.status == ItemStatus.RUNNING, items.c.lease_owner == worker_id)
+        .values(**values)
+    )
 
 
 def reclaim_expired_leases(conn: Tx, *, max_attempts: int, now: float) -> tuple[int, int]:
