@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Row, bindparam, or_, select, update
@@ -179,33 +180,24 @@ def claim(
     database's clock."""
     if limit <= 0 or not models:
         return []
-    ready = [
-        items.c.status == ItemStatus.QUEUED,
-        items.c.model.in_(list(models)),
-        items.c.not_before <= now,
-        items.c.deadline > now,
-        *runnable(),
-    ]
-    if max_priority is not None:
-        ready.append(items.c.priority <= max_priority)
-    urgent = _lease(
-        conn,
-        [*ready, items.c.deadline < now + urgent_seconds],
-        (items.c.priority, items.c.deadline, items.c.id),
-        worker_id=worker_id,
-        limit=limit,
-        lease_seconds=lease_seconds,
-        now=now,
-    )
-    fair = _lease(
-        conn,
-        ready,
-        (items.c.priority, items.c.fair_key, items.c.deadline, items.c.id),
-        worker_id=worker_id,
-        limit=limit - len(urgent),
-        lease_seconds=lease_seconds,
-        now=now,
-    )
+    params: dict[str, Any] = {
+        "models": list(models),
+        "now": now,
+        "worker_id": worker_id,
+        "lease_seconds": lease_seconds,
+        "max_priority": max_priority,
+        "urgent_before": now + urgent_seconds,
+    }
+    capped = max_priority is not None
+    dialect = conn.dialect.name
+    urgent = list(conn.execute(_lease_statement(dialect, urgent=True, capped=capped), {**params, "limit": limit}))
+    fair: list[Row[Any]] = []
+    if limit > len(urgent):
+        fair = list(
+            conn.execute(
+                _lease_statement(dialect, urgent=False, capped=capped), {**params, "limit": limit - len(urgent)}
+            )
+        )
     rows = urgent + fair
     deltas = _Deltas()
     for row in rows:
@@ -216,50 +208,55 @@ def claim(
     return claimed
 
 
-def _lease(
-    conn: Tx,
-    where: list[ColumnElement[bool]],
-    order: tuple[ColumnElement[Any], ...],
-    *,
-    worker_id: str,
-    limit: int,
-    lease_seconds: float,
-    now: float,
-) -> list[Row[Any]]:
-    """Lease the first ``limit`` items matching ``where`` in ``order``."""
-    if limit <= 0:
-        return []
-    pick = select(items.c.id).where(*where).order_by(*order).limit(limit)
-    if conn.dialect.name == "postgresql":
+@cache
+def _lease_statement(dialect: str, *, urgent: bool, capped: bool) -> Any:
+    """The UPDATE that leases the first ``:limit`` ready items: the urgent ones (deadline before
+    ``:urgent_before``) earliest deadline first, or all ready ones in fair order; ``capped``:
+    only priorities up to ``:max_priority``. Built once per shape and dialect (building it per
+    claim cost more than running it)."""
+    where = [
+        items.c.status == ItemStatus.QUEUED,
+        items.c.model.in_(bindparam("models", expanding=True)),
+        items.c.not_before <= bindparam("now"),
+        items.c.deadline > bindparam("now"),
+        *runnable(),
+    ]
+    if capped:
+        where.append(items.c.priority <= bindparam("max_priority"))
+    if urgent:
+        where.append(items.c.deadline < bindparam("urgent_before"))
+        order: tuple[ColumnElement[Any], ...] = (items.c.priority, items.c.deadline, items.c.id)
+    else:
+        order = (items.c.priority, items.c.fair_key, items.c.deadline, items.c.id)
+    pick = select(items.c.id).where(*where).order_by(*order).limit(bindparam("limit"))
+    if dialect == "postgresql":
         # Materialised, so the locked pick runs exactly once: inlined into the UPDATE, PostgreSQL
         # may rescan it after updating rows and hand out more than ``limit`` items.
         picked = pick.with_for_update(of=items, skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
         target = items.c.id == picked.c.id
     else:
         target = items.c.id.in_(pick.scalar_subquery())
-    return list(
-        conn.execute(
-            update(items)
-            .where(target, items.c.status == ItemStatus.QUEUED)
-            .values(
-                status=ItemStatus.RUNNING,
-                lease_owner=worker_id,
-                lease_expires_at=database_now(conn.dialect.name) + lease_seconds,
-                attempts=items.c.attempts + 1,
-                started_at=now,
-            )
-            .returning(
-                items.c.id,
-                items.c.user_id,
-                items.c.batch_id,
-                items.c.stream_id,
-                items.c.model,
-                items.c.body,
-                items.c.attempts,
-                items.c.deadline,
-                items.c.priority,
-            )
-        ).all()
+    return (
+        update(items)
+        .where(target, items.c.status == ItemStatus.QUEUED)
+        .values(
+            status=ItemStatus.RUNNING,
+            lease_owner=bindparam("worker_id"),
+            lease_expires_at=database_now(dialect) + bindparam("lease_seconds"),
+            attempts=items.c.attempts + 1,
+            started_at=bindparam("now"),
+        )
+        .returning(
+            items.c.id,
+            items.c.user_id,
+            items.c.batch_id,
+            items.c.stream_id,
+            items.c.model,
+            items.c.body,
+            items.c.attempts,
+            items.c.deadline,
+            items.c.priority,
+        )
     )
 
 
