@@ -19,12 +19,16 @@ def start_service(
     name: str = "serve",
     models: list[dict[str, Any]] | None = None,
     env: dict[str, str] | None = None,
+    command: list[str] | None = None,
+    data_dir: Path | None = None,
 ) -> ServerProcess:
     """``models``: the registry (``SFERENCE_MODELS``); default: the embedded model. ``env``: more
-    ``SFERENCE_*`` settings."""
+    ``SFERENCE_*`` settings. ``command``: another than ``serve`` (``api``, ``worker``), sharing
+    ``data_dir`` with the others."""
     extra = {"SFERENCE_MODELS": json.dumps(models)} if models else {}
+    command = command or ["serve", "--port", "0", "--no-write-cli-credentials"]
     return ServerProcess(
-        ["serve", "--port", "0", "--data-dir", str(workdir / f"data-{name}"), "--no-write-cli-credentials"],
+        [*command, "--data-dir", str(data_dir or workdir / f"data-{name}")],
         env=server_env(
             workdir / "home", SFERENCE_ADMIN_API_KEY=key, SFERENCE_LOG_LEVEL="WARNING", **extra, **(env or {})
         ),

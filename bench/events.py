@@ -7,6 +7,9 @@ with the real embedded model.
    minus the moment the server recorded the completion (same machine clock).
 2. The rate at which ``POST /v1/responses`` accepts requests: one client in sequence (what
    ``stream submit`` of 0.0.4 does) and 8 concurrent clients, while the engine works.
+3. ``--across-processes``: instead, the latency of 1. with ``api`` and ``worker`` as separate
+   processes, on SQLite (the API learns of a commit from ``PRAGMA data_version``) and on a
+   PostgreSQL server of its own (``LISTEN``/``NOTIFY``), a response submitted every 150 ms.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import httpx
 from _service import start_service
 
 from sference_server.config import EMBEDDED_MODEL_ID
+from support.postgres import own_cluster
 
 KEY = "sk_bench_events_0123456789abcdefgh"
 
@@ -73,6 +77,51 @@ def feed_latency(client: httpx.Client, n: int) -> list[float]:
     return delays
 
 
+def paced_feed_latency(client: httpx.Client, n: int, every: float) -> list[float]:
+    """Like ``feed_latency``, with a response submitted every ``every`` seconds."""
+    cursor = client.get("/v1/responses/events", params={"limit": 1}).json()["data"]
+    after = cursor[-1]["completion_id"] if cursor else ""
+    delays: list[float] = []
+
+    def consume() -> None:
+        nonlocal after
+        while len(delays) < n:
+            page = client.get(
+                "/v1/responses/events", params={"starting_after": after, "limit": 100, "wait_ms": 20_000}
+            ).json()
+            now = time.time()
+            for event in page["data"]:
+                delays.append(now - completed_at(event["completed_at"]))
+                after = event["completion_id"]
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    started = time.monotonic()
+    for i in range(n):
+        time.sleep(max(0.0, started + i * every - time.monotonic()))
+        client.post("/v1/responses", json=body(i)).raise_for_status()
+    consumer.join()
+    return delays
+
+
+def across_processes(workdir: Path, n: int, database_url: str | None, name: str) -> list[float]:
+    """``api`` and ``worker`` as two processes on one store; the paced feed latency."""
+    env = {"SFERENCE_DATABASE_URL": database_url} if database_url else {}
+    data = workdir / f"data-{name}"
+    api = start_service(workdir, KEY, name=f"{name}-api", command=["api", "--port", "0"], data_dir=data, env=env)
+    worker = start_service(workdir, KEY, name=f"{name}-worker", command=["worker"], data_dir=data, env=env)
+    try:
+        assert api.url is not None
+        client = httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+        warm = client.post("/v1/responses", json=body(0)).raise_for_status().json()
+        while client.get(f"/v1/responses/{warm['id']}").json()["status"] == "in_progress":
+            time.sleep(0.1)
+        return paced_feed_latency(client, n, every=0.15)
+    finally:
+        worker.stop()
+        api.stop()
+
+
 def polling_latency(client: httpx.Client, n: int, interval: float) -> list[float]:
     """Submit n responses; poll each one's status every ``interval`` seconds until done."""
     ids = [client.post("/v1/responses", json=body(i)).raise_for_status().json()["id"] for i in range(n)]
@@ -112,7 +161,18 @@ def main() -> None:
     parser.add_argument("--responses", type=int, default=200)
     parser.add_argument("--accept", type=int, default=400)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--across-processes", action="store_true", help="only section 3")
     args = parser.parse_args()
+    if args.across_processes:
+        with tempfile.TemporaryDirectory(prefix="sference-bench-") as tmp, own_cluster() as postgres:
+            print(f"3. completion -> consumer, api and worker processes, {args.responses} responses, one per 150 ms")
+            for name, url in (("SQLite", None), ("PostgreSQL", postgres.url)):
+                print(
+                    summary(
+                        f"{name}: long-polling the events feed", across_processes(Path(tmp), args.responses, url, name)
+                    )
+                )
+        return
     with tempfile.TemporaryDirectory(prefix="sference-bench-") as tmp:
         server = start_service(Path(tmp), KEY)
         try:

@@ -89,7 +89,7 @@ class PieceSender:
 
 class ChangeWatcher:
     def __init__(
-        self, db: Database, *, work: Signal, events: Signal, live: LiveText | None = None, interval: float = 0.05
+        self, db: Database, *, work: Signal, events: Signal, live: LiveText | None = None, interval: float = 0.005
     ) -> None:
         self.db = db
         self.work = work
