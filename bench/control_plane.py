@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import tempfile
 import time
@@ -27,6 +28,8 @@ from urllib.parse import urlsplit
 
 import httpx
 from _service import start_service
+
+from support.postgres import own_cluster
 
 KEY = "sk_bench_control_plane_0123456789ab"
 MODEL = "bench/echo"
@@ -122,9 +125,17 @@ def main() -> None:
     parser.add_argument("--responses", type=int, default=8_000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--database-url", help="a PostgreSQL URL; default: SQLite in a fresh data folder")
+    parser.add_argument("--postgres", action="store_true", help="on a PostgreSQL server of its own (initdb)")
     parser.add_argument("--skip", choices=["batches", "responses"], action="append", default=[])
     args = parser.parse_args()
     models = [{"id": MODEL, "engine": "echo", "options": {"slots": 256}}]
+    with contextlib.ExitStack() as stack:
+        if args.postgres:
+            args.database_url = stack.enter_context(own_cluster()).url
+        run(args, models)
+
+
+def run(args: argparse.Namespace, models: list[dict[str, object]]) -> None:
     with tempfile.TemporaryDirectory(prefix="sference-bench-") as tmp:
         # The per-user request rate limit (6,000/min by default) is what is being measured past.
         env = {"SFERENCE_REQUESTS_PER_MINUTE": "0"}

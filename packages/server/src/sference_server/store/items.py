@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from itertools import batched
 from typing import Any
 
@@ -57,7 +58,7 @@ class NewItem:
 
 def insert_items(tx: Tx, new: Iterable[NewItem]) -> int:
     """Insert in chunks (flat memory for a million rows), each item with its place in the fair
-    order (store/fairness.py); returns how many."""
+    order (store/fairness.py); returns how many. PostgreSQL takes a big chunk by ``COPY``."""
     keys = FairKeys(tx)
     count, chunk = 0, []
     for item in new:
@@ -65,12 +66,33 @@ def insert_items(tx: Tx, new: Iterable[NewItem]) -> int:
         row["fair_key"] = keys.next(item.user_id, item.model, item.priority, item.deadline - item.created_at)
         chunk.append(row)
         if len(chunk) >= INSERT_CHUNK:
-            tx.execute(insert(items), chunk)
+            _insert_rows(tx, chunk)
             count, chunk = count + len(chunk), []
     if chunk:
-        tx.execute(insert(items), chunk)
+        _insert_rows(tx, chunk)
     keys.save()
     return count + len(chunk)
+
+
+# From this many rows on, PostgreSQL gets them by COPY (one stream, no statement per row).
+COPY_FROM_ROWS = 100
+
+
+def _insert_rows(tx: Tx, rows: list[dict[str, Any]]) -> None:
+    if tx.dialect.name != "postgresql" or len(rows) < COPY_FROM_ROWS:
+        tx.execute(insert(items), rows)
+        return
+    columns = list(rows[0])
+    driver = tx.connection.driver_connection  # psycopg's connection, in this transaction
+    assert driver is not None
+    with driver.cursor().copy(f"COPY items ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([_plain(row[column]) for column in columns])
+
+
+def _plain(value: Any) -> Any:
+    """An enum as its value (COPY would otherwise write an enum's name)."""
+    return value.value if isinstance(value, Enum) else value
 
 
 def get_item(tx: Tx, item_id: str, *, user_id: str | None = None) -> Item | None:
