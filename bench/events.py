@@ -52,33 +52,9 @@ def completed_at(value: str) -> float:
     return datetime.fromisoformat(value).timestamp()
 
 
-def feed_latency(client: httpx.Client, n: int) -> list[float]:
-    """Submit n responses; a long-polling consumer records when each completion reaches it."""
-    cursor = client.get("/v1/responses/events", params={"limit": 1}).json()["data"]
-    after = cursor[-1]["completion_id"] if cursor else ""
-    delays: list[float] = []
-
-    def consume() -> None:
-        nonlocal after
-        while len(delays) < n:
-            page = client.get(
-                "/v1/responses/events", params={"starting_after": after, "limit": 100, "wait_ms": 20_000}
-            ).json()
-            now = time.time()
-            for event in page["data"]:
-                delays.append(now - completed_at(event["completed_at"]))
-                after = event["completion_id"]
-
-    consumer = threading.Thread(target=consume)
-    consumer.start()
-    for i in range(n):
-        client.post("/v1/responses", json=body(i)).raise_for_status()
-    consumer.join()
-    return delays
-
-
-def paced_feed_latency(client: httpx.Client, n: int, every: float) -> list[float]:
-    """Like ``feed_latency``, with a response submitted every ``every`` seconds."""
+def feed_latency(client: httpx.Client, n: int, every: float = 0.0) -> list[float]:
+    """Submit n responses (one every ``every`` seconds; 0: one after another); a long-polling
+    consumer records when each completion reaches it."""
     cursor = client.get("/v1/responses/events", params={"limit": 1}).json()["data"]
     after = cursor[-1]["completion_id"] if cursor else ""
     delays: list[float] = []
@@ -104,6 +80,15 @@ def paced_feed_latency(client: httpx.Client, n: int, every: float) -> list[float
     return delays
 
 
+def warmed_up(url: str) -> httpx.Client:
+    """A client of the service at ``url``, once a first response has run (the model is loaded)."""
+    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+    warm = client.post("/v1/responses", json=body(0)).raise_for_status().json()
+    while client.get(f"/v1/responses/{warm['id']}").json()["status"] == "in_progress":
+        time.sleep(0.1)
+    return client
+
+
 def across_processes(workdir: Path, n: int, database_url: str | None, name: str) -> list[float]:
     """``api`` and ``worker`` as two processes on one store; the paced feed latency."""
     env = {"SFERENCE_DATABASE_URL": database_url} if database_url else {}
@@ -112,11 +97,7 @@ def across_processes(workdir: Path, n: int, database_url: str | None, name: str)
     worker = start_service(workdir, KEY, name=f"{name}-worker", command=["worker"], data_dir=data, env=env)
     try:
         assert api.url is not None
-        client = httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
-        warm = client.post("/v1/responses", json=body(0)).raise_for_status().json()
-        while client.get(f"/v1/responses/{warm['id']}").json()["status"] == "in_progress":
-            time.sleep(0.1)
-        return paced_feed_latency(client, n, every=0.15)
+        return feed_latency(warmed_up(api.url), n, every=0.15)
     finally:
         worker.stop()
         api.stop()
@@ -177,10 +158,7 @@ def main() -> None:
         server = start_service(Path(tmp), KEY)
         try:
             assert server.url is not None
-            client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
-            warm = client.post("/v1/responses", json=body(0)).raise_for_status().json()
-            while client.get(f"/v1/responses/{warm['id']}").json()["status"] == "in_progress":
-                time.sleep(0.1)
+            client = warmed_up(server.url)
             print(f"1. completion -> consumer latency, {args.responses} responses (max_output_tokens 16)")
             feed = feed_latency(client, args.responses)
             polled = polling_latency(client, args.responses, interval=1.0)
