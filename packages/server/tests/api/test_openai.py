@@ -282,13 +282,13 @@ def test_a_client_that_goes_away_cancels_its_request(api: Api) -> None:
         httpx.post(
             f"{api.url}/openai/v1/chat/completions",
             headers={"Authorization": f"Bearer {client.api_key}"},
-            json={"model": ECHO_MODEL, "messages": [{"role": "user", "content": "w " * 400}]},
-            timeout=0.5,
+            json={"model": ECHO_MODEL, "messages": [{"role": "user", "content": "w " * 800}]},
+            timeout=2,  # time enough to be queued on a loaded machine; the work takes ~16 s
         )
-    deadline = time.monotonic() + 10
-    while True:  # the server notices the closed connection and stops the ~8 s of work
+    deadline = time.monotonic() + 12
+    while True:  # the server notices the closed connection and stops the work
         with api.services.db.read() as conn:
-            status = conn.execute(select(items.c.status)).scalar_one()
+            status = conn.execute(select(items.c.status)).scalar()
         if status == "cancelled":
             break
         assert time.monotonic() < deadline, status
