@@ -277,8 +277,7 @@ def extend_leases(conn: Tx, *, worker_id: str, item_ids: Iterable[str], lease_se
             update(items)
             .where(
                 items.c.id.in_(wanted[start : start + CHUNK]),
-                items.c.lease_owner == worker_id,
-                items.c.status == ItemStatus.RUNNING,
+                *_held_by(worker_id),
             )
             .values(lease_expires_at=database_now(conn.dialect.name) + lease_seconds)
             .returning(items.c.id)
@@ -327,6 +326,12 @@ def record_outcomes(conn: Tx, *, worker_id: str, outcomes: Sequence[Outcome], no
     return accepted
 
 
+def _held_by(worker_id: str) -> tuple[ColumnElement[bool], ...]:
+    """The guard of every write a worker makes to an item it ran: still running under its lease
+    (a cancelled, expired or reclaimed item matches nothing: results are exactly-once)."""
+    return (items.c.status == ItemStatus.RUNNING, items.c.lease_owner == worker_id)
+
+
 def _still_held(conn: Tx, worker_id: str, item_ids: Sequence[str]) -> dict[str, Any]:
     """Of ``item_ids``, those running under this worker's lease, by id: the rows the worker may
     still write (locked until the transaction ends, in id order, on PostgreSQL)."""
@@ -337,8 +342,7 @@ def _still_held(conn: Tx, worker_id: str, item_ids: Sequence[str]) -> dict[str, 
             select(items.c.id, items.c.user_id, items.c.batch_id, items.c.stream_id)
             .where(
                 items.c.id.in_(wanted[start : start + CHUNK]),
-                items.c.status == ItemStatus.RUNNING,
-                items.c.lease_owner == worker_id,
+                *_held_by(worker_id),
             )
             .order_by(items.c.id)
         )
@@ -353,11 +357,7 @@ def _finish_statement(worker_id: str, now: float) -> Any:
     write never lands on an item that is not this worker's."""
     return (
         update(items)
-        .where(
-            items.c.id == bindparam("item_id"),
-            items.c.status == ItemStatus.RUNNING,
-            items.c.lease_owner == worker_id,
-        )
+        .where(items.c.id == bindparam("item_id"), *_held_by(worker_id))
         .values(
             status=bindparam("new_status"),
             lease_owner=None,
@@ -382,11 +382,7 @@ def _put_back(conn: Tx, worker_id: str, outcome: Outcome) -> None:
     }
     if outcome.refund_attempt:
         values["attempts"] = items.c.attempts - 1
-    conn.execute(
-        update(items)
-        .where(items.c.id == outcome.item_id, items.c.status == ItemStatus.RUNNING, items.c.lease_owner == worker_id)
-        .values(**values)
-    )
+    conn.execute(update(items).where(items.c.id == outcome.item_id, *_held_by(worker_id)).values(**values))
 
 
 def reclaim_expired_leases(conn: Tx, *, max_attempts: int, now: float) -> tuple[int, int]:
