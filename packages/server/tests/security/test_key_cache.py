@@ -36,3 +36,20 @@ def test_a_key_revoked_by_another_process_stops_within_the_cache_lifetime(db: Da
             break
         assert time.monotonic() < deadline, "a revoked key kept working past the cache's second"
         time.sleep(0.05)
+
+
+def test_the_event_loop_path_answers_only_from_a_fresh_cache(db: Database) -> None:
+    """``authenticate_recent`` (no I/O) answers for a key read in the last second whose last
+    use was written; otherwise it defers to ``authenticate``, which reads the store."""
+    accounts = Accounts(db)
+    user_id = accounts.create_user("ann")
+    key = accounts.create_key(user_id)
+    assert accounts.authenticate_recent(key.plaintext) is None  # never read
+    accounts.authenticate(key.plaintext)  # read, and its last use written
+    recent = accounts.authenticate_recent(key.plaintext)
+    assert recent is not None and recent.user_id == user_id
+    assert accounts.authenticate_recent("sk_made_up_key_0123456789") is None
+    accounts.revoke_key(key.id)  # a change made here clears the cache at once
+    assert accounts.authenticate_recent(key.plaintext) is None
+    with pytest.raises(Unauthorized, match="revoked"):
+        accounts.authenticate(key.plaintext)

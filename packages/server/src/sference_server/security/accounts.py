@@ -173,7 +173,7 @@ class Accounts:
             return None
         digest, current = hash_key(token), now()
         row = self._keys.get(digest, current)
-        if row is None or current - self._last_touch.get(row.key_id, 0.0) >= _TOUCH_EVERY_SECONDS:
+        if row is None or self._touch_due(row.key_id, current):
             return None
         return _principal_of(row, current)
 
@@ -204,9 +204,12 @@ class Accounts:
                 delete_sessions_of(conn, user_id)
         self._keys.clear()
 
+    def _touch_due(self, key_id: str, current: float) -> bool:
+        return current - self._last_touch.get(key_id, 0.0) >= _TOUCH_EVERY_SECONDS
+
     def _touch(self, key_id: str, current: float) -> None:
         """Record last use, at most once a minute per key and process (it is a write)."""
-        if current - self._last_touch.get(key_id, 0.0) < _TOUCH_EVERY_SECONDS:
+        if not self._touch_due(key_id, current):
             return
         self._last_touch[key_id] = current
         with self.db.write() as conn:
