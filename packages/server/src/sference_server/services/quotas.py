@@ -1,10 +1,10 @@
 """Per-user limits on the API: requests per minute and interactive requests in flight.
 
 Both are counted in this process (an API process each enforces them on its own share; see
-docs/quotas.md). The third limit, items queued, is checked against the store at submit time
-(``Lifecycle``). A user's limits are read from the store at most once a second per process: a
-change made by an admin applies at once in the process that made it, within a second elsewhere
-(console or command line, any process).
+docs/quotas.md). The third limit, items queued, is checked against the store in the submitting
+transaction (services/queue_room.py). A user's limits are read from the store at most once a
+second per process: a change made by an admin applies at once in the process that made it,
+within a second elsewhere (console or command line, any process).
 """
 
 from __future__ import annotations
