@@ -4,18 +4,20 @@ output lines embed it."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..domain.outcome import ChatOutput, DecisionOutput, EmbeddingOutput
-from ..store.records import Item
 from .embeddings import embedding_list
-from .openai_chat import chat_completion
+from .openai_chat import Answered, chat_completion
 
 
-def answer(item: Item) -> dict[str, Any]:
+def answer(item: Answered) -> dict[str, Any]:
+    """``item``: an ``Item``, or a results line's ``ResultRow`` (whose ``body`` is there for
+    embeddings)."""
     output = item.output
     if isinstance(output, EmbeddingOutput):
-        body = item.chat_body()
+        body = json.loads(item.body) if item.body else {}
         return embedding_list(
             item.model, output.vectors, body.get("encoding_format", "float"), output.usage.prompt_tokens
         )

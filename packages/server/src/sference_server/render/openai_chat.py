@@ -9,11 +9,24 @@ when the model wrote no text); a stream sends them whole, in one chunk before th
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
-from ..domain.outcome import ToolCall
+from ..domain.outcome import ChatOutput, Output, ToolCall
 from ..live import missed_text
 from ..store.records import Item
+
+
+class Answered(Protocol):
+    """What rendering a finished item's answer reads: an ``Item``, or a ``ResultRow``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def output(self) -> Output | None: ...
+    @property
+    def body(self) -> str | None: ...
 
 
 def tool_call(call: ToolCall) -> dict[str, Any]:
@@ -21,10 +34,10 @@ def tool_call(call: ToolCall) -> dict[str, Any]:
     return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
 
 
-def chat_completion(item: Item) -> dict[str, Any]:
+def chat_completion(item: Answered) -> dict[str, Any]:
     """The ``chat.completion`` of a completed item (``created``: when the answer was complete)."""
-    output = item.chat_output
-    assert output is not None, "only a completed chat item has a chat completion"
+    output = item.output
+    assert isinstance(output, ChatOutput), "only a completed chat item has a chat completion"
     usage = output.usage
     message: dict[str, Any] = {"role": "assistant", "content": output.text}
     if output.tool_calls:

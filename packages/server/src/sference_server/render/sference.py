@@ -12,7 +12,7 @@ from typing import Any
 from ..domain.outcome import ChatOutput
 from ..domain.states import BatchStatus, ItemStatus
 from ..domain.versions import ApiVersion
-from ..store.records import Batch, Counters, FeedEvent, Item, LatestCompletion, Stream
+from ..store.records import Batch, Counters, FeedEvent, Item, LatestCompletion, ResultRow, Stream
 from ..timeutil import iso, unix
 from .answers import answer
 from .openai_chat import compact
@@ -87,7 +87,7 @@ def batch_usage(counts: Counters) -> dict[str, Any]:
 SEND_ROWS = 256
 
 
-def result_row(item: Item) -> str:
+def result_row(item: ResultRow) -> str:
     """One results row ``{custom_id, status, result_json, error_json}`` as JSON text; the result
     is the OpenAI chat completion the seed's clients expect (an embeddings list for an embedding
     model's rows)."""
@@ -99,13 +99,13 @@ def result_row(item: Item) -> str:
     )
 
 
-def result_lines(rows: Iterator[Item]) -> Iterator[bytes]:
+def result_lines(rows: Iterator[ResultRow]) -> Iterator[bytes]:
     """``results.jsonl``: a results row a line."""
     for rendered in _in_groups(result_row(item) for item in rows):
         yield ("\n".join(rendered) + "\n").encode()
 
 
-def results_document(batch: Batch, output_url: str, rows: Iterator[Item] | None) -> Iterator[bytes]:
+def results_document(batch: Batch, output_url: str, rows: Iterator[ResultRow] | None) -> Iterator[bytes]:
     """``GET /v1/batches/{id}/results``: the head, then the rows (None until the batch finished)."""
     head = {
         "batch_id": batch.id,

@@ -12,7 +12,7 @@ from ..security.principal import Principal
 from ..store import batches as store
 from ..store import items as item_store
 from ..store.database import Database, Tx
-from ..store.records import Batch, Item
+from ..store.records import Batch, Item, ResultRow
 from .batch_ingest import parse_batch
 from .idempotency import Idempotency
 from .lifecycle import Lifecycle
@@ -68,9 +68,10 @@ class BatchService:
         self.lifecycle.cancel_batch(batch_id)
         return self.get(who, batch_id)
 
-    def iter_rows(self, batch_id: str) -> Iterator[Item]:
-        """The batch's finished rows in input order, a page of the store at a time."""
-        return item_store.iter_batch_rows(self.db, batch_id, statuses=TERMINAL_ITEM_STATUSES, page=RESULTS_PAGE)
+    def iter_rows(self, batch_id: str) -> Iterator[ResultRow]:
+        """The batch's finished rows in input order, as its results lines need them, a page of
+        the store at a time."""
+        return item_store.iter_result_rows(self.db, batch_id, statuses=TERMINAL_ITEM_STATUSES, page=RESULTS_PAGE)
 
     def problem_rows(self, batch_id: str, *, limit: int) -> Sequence[Item]:
         """The first rows that failed or expired, in input order (for the console)."""

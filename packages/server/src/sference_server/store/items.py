@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from enum import Enum
+from dataclasses import dataclass, replace
+from functools import cache
 from itertools import batched
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
+from ..domain.outcome import EmbeddingOutput
 from ..domain.states import ItemStatus, Priority
 from .database import Database, Tx
 from .fairness import FairKeys
-from .records import Item
+from .many import driver_value
+from .records import Item, ResultRow
 from .tables import items
 
 INSERT_CHUNK = 2000
@@ -87,12 +89,7 @@ def _insert_rows(tx: Tx, rows: list[dict[str, Any]]) -> None:
     assert driver is not None
     with driver.cursor().copy(f"COPY items ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([_plain(row[column]) for column in columns])
-
-
-def _plain(value: Any) -> Any:
-    """An enum as its value (COPY would otherwise write an enum's name)."""
-    return value.value if isinstance(value, Enum) else value
+            copy.write_row([driver_value(row[column]) for column in columns])
 
 
 def get_item(tx: Tx, item_id: str, *, user_id: str | None = None) -> Item | None:
@@ -133,6 +130,48 @@ def iter_batch_rows(db: Database, batch_id: str, *, statuses: Sequence[ItemStatu
         last = rows[-1].row_index
         assert last is not None, "a batch row has a row index"
         after = last
+
+
+def iter_result_rows(db: Database, batch_id: str, *, statuses: Sequence[ItemStatus], page: int) -> Iterator[ResultRow]:
+    """What a batch's results lines need of every row in ``statuses``, in input order: one read
+    transaction per ``page`` rows, no request bodies except an embedding's."""
+    params: dict[str, Any] = {"batch_id": batch_id, "after": -1, "statuses": [s.value for s in statuses], "limit": page}
+    while True:
+        with db.read() as tx:
+            fetched = tx.execute(_results_page(), params).all()
+            rows = _with_embedding_bodies(tx, [ResultRow.from_values(*values) for _, *values in fetched])
+        yield from rows
+        if len(rows) < page:
+            return
+        params["after"] = fetched[-1].row_index
+
+
+_RESULT_COLUMNS = ("id", "custom_id", "model", "status", "result", "error")  # ResultRow.from_values
+
+
+@cache
+def _results_page() -> Any:
+    """Built once: building the statement per page cost as much as reading the page."""
+    return (
+        select(items.c.row_index, *(items.c[name] for name in _RESULT_COLUMNS))
+        .where(
+            items.c.batch_id == bindparam("batch_id"),
+            items.c.row_index > bindparam("after"),
+            items.c.status.in_(bindparam("statuses", expanding=True)),
+        )
+        .order_by(items.c.row_index)
+        .limit(bindparam("limit"))
+    )
+
+
+def _with_embedding_bodies(tx: Tx, rows: list[ResultRow]) -> list[ResultRow]:
+    """The rows, those with embedding vectors carrying their request (its ``encoding_format``
+    decides how the vectors are written)."""
+    wanted = [row.id for row in rows if isinstance(row.output, EmbeddingOutput)]
+    if not wanted:
+        return rows
+    bodies = dict(tx.execute(select(items.c.id, items.c.body).where(items.c.id.in_(wanted))).all())
+    return [replace(row, body=bodies[row.id]) if row.id in bodies else row for row in rows]
 
 
 def batch_rows(tx: Tx, batch_id: str, *, statuses: Sequence[ItemStatus], after_index: int, limit: int) -> list[Item]:

@@ -97,6 +97,39 @@ class Item:
         return self.output if isinstance(self.output, ChatOutput) else None
 
 
+_ITEM_STATUS = {status.value: status for status in ItemStatus}
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """A finished batch row as its results line needs it, read without the rest of the item
+    (``Item.from_row`` cost more than rendering the line). ``body``, the request, only where the
+    answer depends on it (an embedding's ``encoding_format``); None otherwise."""
+
+    id: str
+    custom_id: str | None
+    model: str
+    status: ItemStatus
+    output: Output | None
+    error: ItemError | None
+    body: str | None
+
+    @classmethod
+    def from_values(
+        cls, id: str, custom_id: str | None, model: str, status: str, result: str | None, error: str | None
+    ) -> ResultRow:
+        """From the columns of ``items`` of those names, in that order (``body`` comes later)."""
+        return cls(
+            id,
+            custom_id,
+            model,
+            _ITEM_STATUS[status],
+            output_from_json(result) if result else None,
+            ItemError.from_json(error) if error else None,
+            None,
+        )
+
+
 @dataclass(frozen=True)
 class Counters:
     """Items of a batch or stream per status once they left the queue, and token totals:
