@@ -11,15 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from ..ids import uuid7_after
 from .changes import EVENTS_CHANNEL, announce
 from .database import Tx
+from .many import ManyStatement, driver_value
 from .records import FeedEvent
 from .tables import completion_events, items
 
 _EVENTS_LOCK_KEY = 0x5F3E_0001
+_EVENT_COLUMNS = ("id", "item_id", "user_id", "batch_id", "stream_id", "status", "created_at")
+_APPEND = ManyStatement(lambda: insert(completion_events).values({name: bindparam(name) for name in _EVENT_COLUMNS}))
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,11 @@ def append_events(conn: Tx, events: Sequence[NewEvent], now: float) -> None:
                 "user_id": event.user_id,
                 "batch_id": event.batch_id,
                 "stream_id": event.stream_id,
-                "status": event.status,
+                "status": driver_value(event.status),
                 "created_at": now,
             }
         )
-    conn.execute(insert(completion_events), rows)
+    _APPEND.execute(conn, rows)
     announce(conn, EVENTS_CHANNEL)
 
 

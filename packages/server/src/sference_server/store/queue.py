@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Row, bindparam, or_, select, update
+from sqlalchemy import BindParameter, ColumnElement, Row, bindparam, or_, select, update
 
 from ..domain.outcome import ItemError, Output, Usage
 from ..domain.states import (
@@ -35,6 +35,7 @@ from .batches import finish_batches_if_done, mark_started
 from .clock import database_now
 from .database import Tx
 from .events import NewEvent, append_events
+from .many import ManyStatement
 from .tables import batches, items, streams
 
 CHUNK = 1000
@@ -312,21 +313,22 @@ def record_outcomes(conn: Tx, *, worker_id: str, outcomes: Sequence[Outcome], no
         finished.append(
             {
                 "item_id": outcome.item_id,
-                "new_status": outcome.status,
+                "worker_id": worker_id,
+                "now": now,
+                "new_status": outcome.status.value,
                 "new_result": outcome.output.to_json() if outcome.output else None,
                 "new_error": outcome.error.to_json() if outcome.error else None,
                 "new_prompt_tokens": outcome.usage.prompt_tokens,
                 "new_completion_tokens": outcome.usage.completion_tokens,
             }
         )
-    if finished:
-        conn.execute(_finish_statement(worker_id, now), finished)
+    _FINISH.execute(conn, finished)
     finish_batches_if_done(conn, deltas.apply(conn, now), now)
     append_events(conn, events, now)
     return accepted
 
 
-def _held_by(worker_id: str) -> tuple[ColumnElement[bool], ...]:
+def _held_by(worker_id: str | BindParameter[str]) -> tuple[ColumnElement[bool], ...]:
     """The guard of every write a worker makes to an item it ran: still running under its lease
     (a cancelled, expired or reclaimed item matches nothing: results are exactly-once)."""
     return (items.c.status == ItemStatus.RUNNING, items.c.lease_owner == worker_id)
@@ -352,23 +354,24 @@ def _still_held(conn: Tx, worker_id: str, item_ids: Sequence[str]) -> dict[str, 
     return held
 
 
-def _finish_statement(worker_id: str, now: float) -> Any:
-    """The terminal write of one held item, for ``executemany``: the guard again, so that a
-    write never lands on an item that is not this worker's."""
-    return (
+# The terminal write of one held item, run for many: the guard again (``_held_by``), so that a
+# write never lands on an item that is not this worker's.
+_FINISH = ManyStatement(
+    lambda: (
         update(items)
-        .where(items.c.id == bindparam("item_id"), *_held_by(worker_id))
+        .where(items.c.id == bindparam("item_id"), *_held_by(bindparam("worker_id")))
         .values(
             status=bindparam("new_status"),
             lease_owner=None,
             lease_expires_at=None,
-            completed_at=now,
+            completed_at=bindparam("now"),
             result=bindparam("new_result"),
             error=bindparam("new_error"),
             prompt_tokens=bindparam("new_prompt_tokens"),
             completion_tokens=bindparam("new_completion_tokens"),
         )
     )
+)
 
 
 def _put_back(conn: Tx, worker_id: str, outcome: Outcome) -> None:
