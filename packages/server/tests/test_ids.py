@@ -9,6 +9,7 @@ def test_uuid7_is_version_7_and_strictly_increasing() -> None:
     ids = [uuid7() for _ in range(20_000)]
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
+    assert all(str(uuid.UUID(i)) == i for i in ids)  # the canonical text of the UUID
     parsed = uuid.UUID(ids[0])
     assert parsed.version == 7
     assert parsed.variant == uuid.RFC_4122
