@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from itertools import batched
 from typing import Any
@@ -16,7 +16,7 @@ from ..domain.outcome import EmbeddingOutput
 from ..domain.states import ItemStatus, Priority
 from .database import Database, Tx
 from .fairness import FairKeys
-from .many import driver_value
+from .many import ManyStatement, driver_value
 from .records import Item, ResultRow
 from .tables import items
 
@@ -50,8 +50,8 @@ class NewItem:
             "custom_id": self.custom_id,
             "model": self.model,
             "body": self.body,
-            "status": ItemStatus.QUEUED,
-            "priority": self.priority,
+            "status": ItemStatus.QUEUED.value,
+            "priority": int(self.priority),
             "deadline": self.deadline,
             "created_at": self.created_at,
             "metadata": json.dumps(self.metadata) if self.metadata else None,
@@ -80,9 +80,13 @@ def insert_items(tx: Tx, new: Iterable[NewItem]) -> int:
 COPY_FROM_ROWS = 100
 
 
+_INSERT_COLUMNS = (*(field.name for field in fields(NewItem)), "status", "fair_key")  # NewItem.to_row + fair key
+_INSERT = ManyStatement(lambda: insert(items).values({name: bindparam(name) for name in _INSERT_COLUMNS}))
+
+
 def _insert_rows(tx: Tx, rows: list[dict[str, Any]]) -> None:
     if tx.dialect.name != "postgresql" or len(rows) < COPY_FROM_ROWS:
-        tx.execute(insert(items), rows)
+        _INSERT.execute(tx, rows)
         return
     columns = list(rows[0])
     driver = tx.connection.driver_connection  # psycopg's connection, in this transaction
