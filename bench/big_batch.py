@@ -27,13 +27,27 @@ KEY = "sk_bench_big_batch_0123456789abcdef"
 MODEL = "bench/echo"
 
 
-def rows(n: int) -> Iterator[bytes]:
-    """The batch document, written as it is sent (the client holds no copy of it)."""
+def rows(n: int, pad: int) -> Iterator[bytes]:
+    """The batch document, written as it is sent (the client holds no copy of it); each prompt
+    padded with ``pad`` characters of words."""
+    padding = ("lorem ipsum dolor sit amet " * (pad // 27 + 1))[:pad]
     yield b'{"window": "24h", "requests": ['
     for i in range(n):
-        body = {"model": MODEL, "messages": [{"role": "user", "content": f"request number {i}"}]}
+        body = {"model": MODEL, "messages": [{"role": "user", "content": f"request number {i} {padding}"}]}
         yield (b"," if i else b"") + json.dumps({"custom_id": f"r{i}", "body": body}).encode()
     yield b"]}"
+
+
+def counted(chunks: Iterator[bytes], total: list[int]) -> Iterator[bytes]:
+    for chunk in chunks:
+        total[0] += len(chunk)
+        yield chunk
+
+
+def _custom_id(line: str) -> str:
+    """A results line's custom_id (the line starts with it: a slice, not a parse of the line)."""
+    assert line.startswith('{"custom_id":"'), line[:80]
+    return line[14 : line.index('"', 14)]
 
 
 class Watch:
@@ -99,7 +113,9 @@ def raw_store(n: int, workdir: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200_000)
-    n = parser.parse_args().rows
+    parser.add_argument("--pad", type=int, default=0, help="characters added to each prompt (~900: a 1 GB million)")
+    args = parser.parse_args()
+    n = args.rows
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         models = [{"id": MODEL, "engine": "echo", "options": {"slots": 256}}]
@@ -109,9 +125,11 @@ def main() -> None:
         probe = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=600)
         try:
             phases: dict[str, tuple[float, Watch]] = {}
+            sent = [0]
             with Watch(probe, server.process.pid) as watch:
                 started = time.perf_counter()
-                batch = client.post("/v1/batches", content=rows(n), headers={"content-type": "application/json"})
+                document = counted(rows(n, args.pad), sent)
+                batch = client.post("/v1/batches", content=document, headers={"content-type": "application/json"})
                 batch_id = batch.raise_for_status().json()["id"]
                 phases["accept"] = (time.perf_counter() - started, watch)
             with Watch(probe, server.process.pid) as watch:
@@ -122,13 +140,14 @@ def main() -> None:
             with Watch(probe, server.process.pid) as watch:
                 started = time.perf_counter()
                 with client.stream("GET", f"/v1/batches/{batch_id}/results.jsonl") as response:
-                    exported = sum(1 for line in response.iter_lines() if line)
+                    custom_ids = {_custom_id(line) for line in response.iter_lines() if line}
                 phases["export"] = (time.perf_counter() - started, watch)
-            assert exported == n, exported
+            assert custom_ids == {f"r{i}" for i in range(n)}, f"{len(custom_ids)} distinct custom_ids of {n}"
         finally:
             server.stop()
         raw_insert, raw_read = raw_store(n, workdir)
-    print(f"one batch of {n:,} rows, serve on SQLite with the echo engine (256 slots)")
+    print(f"one batch of {n:,} rows ({sent[0] / 1e6:,.0f} MB), serve on SQLite with the echo engine (256 slots)")
+    print("  every custom_id came back exactly once")
     for name, (seconds, watch) in phases.items():
         print(
             f"  {name:7s} {seconds:8.1f} s  {n / seconds:10,.0f} rows/s  peak RSS {watch.peak_rss_mb:6.0f} MB  "
