@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from sference_server.domain.outcome import ChatOutput, Timings, Usage
 from sference_server.domain.states import COUNTER_COLUMN, ItemStatus
@@ -152,3 +153,24 @@ def assert_counters_match(db: Database, batch_id: str) -> None:
     assert sum(counts.values()) == batch.request_count
     assert set(per_item) == terminal
     assert all(n == 1 for n in per_item.values())
+
+
+@contextmanager
+def statements_run(db: Database) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL statements (and parameters) run on ``db`` inside the block, as sent to the driver."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+
+
+def sqlite_plan(db: Database, statement: str, parameters: Any) -> str:
+    """SQLite's query plan of a statement, its steps joined by " | "."""
+    with db.read() as tx:
+        return " | ".join(row[-1] for row in tx.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))

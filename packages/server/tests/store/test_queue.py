@@ -5,6 +5,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from sference_server.domain.outcome import ChatOutput, ItemError, Timings, Usage
 from sference_server.domain.states import ItemStatus
 from sference_server.ids import uuid7
@@ -15,7 +17,15 @@ from sference_server.store.database import Database
 from sference_server.store.items import NewItem, insert_items
 from sference_server.store.streams import count_new_item, get_stream, insert_stream
 from sference_server.timeutil import now
-from support.store import assert_counters_match, batch_row, events, item_rows, seed_batch
+from support.store import (
+    assert_counters_match,
+    batch_row,
+    events,
+    item_rows,
+    seed_batch,
+    sqlite_plan,
+    statements_run,
+)
 
 
 def claim(
@@ -51,6 +61,22 @@ def test_claim_takes_the_earliest_deadline_first_and_leases(
     assert batch_row(db, early).status == "running"
     assert batch_row(db, late).status == "pending"
     assert_counters_match(db, early)
+
+
+def test_the_urgent_pick_seeks_the_deadline_range(db: Database, make_user: Callable[..., tuple[str, str]]) -> None:
+    """On SQLite, the claim's urgent pick searches ``ix_items_claim`` by priority and deadline
+    range: its cost does not grow with the items queued far from their deadline (it walked all
+    of them when the priority was left open)."""
+    if not db.is_sqlite:
+        pytest.skip("the plan is SQLite's")
+    user, _ = make_user("ann")
+    seed_batch(db, user, 3)
+    with statements_run(db) as statements:
+        claim(db, limit=2)
+    urgent_pick = next(sql_params for sql_params in statements if "deadline <" in sql_params[0])
+    assert "INDEX ix_items_claim (model=? AND priority=? AND deadline>? AND deadline<?)" in sqlite_plan(
+        db, *urgent_pick
+    )
 
 
 def test_claim_skips_items_backing_off_and_overdue(db: Database, make_user: Callable[..., tuple[str, str]]) -> None:
