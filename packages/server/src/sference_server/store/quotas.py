@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import case, func, select, text, update
 
 from ..domain.quotas import LIMIT_NAMES, UserLimits
 from ..domain.states import BatchStatus
 from .database import Tx
-from .tables import batches, items, users
+from .tables import ACTIVE_OUTSIDE_BATCHES, UNFINISHED_BATCH, batches, items, users
 
 _LIMIT_COLUMNS = [users.c[name] for name in LIMIT_NAMES]
-# The condition of the partial index ``ix_items_user_active`` (tables.py), as literal SQL: SQLite
-# uses a partial index only for a query that states its condition with the same constants.
-ACTIVE_CONDITION = "status IN ('queued', 'running')"
 
 
 def user_limits(conn: Tx, user_id: str) -> UserLimits | None:
@@ -34,14 +31,23 @@ def lock_user_limits(tx: Tx, user_id: str) -> UserLimits | None:
 
 
 def active_item_count(conn: Tx, user_id: str) -> int:
-    """The user's queued and running items (index ``ix_items_user_active``), plus every row of the
-    user's batches still being written (some may be counted twice meanwhile: a limit errs on the
-    safe side while another of the user's batches is ingested)."""
-    query = select(func.count()).select_from(items).where(items.c.user_id == user_id, text(ACTIVE_CONDITION))
-    ingesting = select(func.coalesce(func.sum(batches.c.request_count), 0)).where(
-        batches.c.user_id == user_id, batches.c.status == BatchStatus.INGESTING
-    )
-    return int(conn.execute(query).scalar_one()) + int(conn.execute(ingesting).scalar_one())
+    """The user's queued and running items: those outside batches (index ``ix_items_user_active``)
+    and each unfinished batch's ``queued_count + running_count`` (every row of a batch still being
+    written; index ``ix_batches_user_unfinished``). The batches' counters, not their rows: cheap
+    when the user has a million rows queued."""
+    single = select(func.count()).select_from(items).where(items.c.user_id == user_id, text(ACTIVE_OUTSIDE_BATCHES))
+    in_batches = select(
+        func.coalesce(
+            func.sum(
+                case(
+                    (batches.c.status == BatchStatus.INGESTING, batches.c.request_count),
+                    else_=batches.c.queued_count + batches.c.running_count,
+                )
+            ),
+            0,
+        )
+    ).where(batches.c.user_id == user_id, text(UNFINISHED_BATCH))
+    return int(conn.execute(single).scalar_one()) + int(conn.execute(in_batches).scalar_one())
 
 
 def all_user_limits(conn: Tx) -> dict[str, UserLimits]:

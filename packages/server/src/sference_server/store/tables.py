@@ -34,6 +34,11 @@ metadata = MetaData(
 
 ID = String(36)
 
+# Conditions of partial indexes that queries state word for word (SQLite uses a partial index only
+# for a query whose WHERE holds its condition with the same constants): store/quotas.py.
+ACTIVE_OUTSIDE_BATCHES = "status IN ('queued', 'running') AND batch_id IS NULL"
+UNFINISHED_BATCH = "status IN ('ingesting', 'pending', 'running', 'cancelling')"
+
 users = Table(
     "users",
     metadata,
@@ -170,6 +175,13 @@ batches = Table(
     *outcome_counters(),
     Column("error", Text),
     Index("ix_batches_user_id", "user_id", "id"),
+    # The queued-items limit: a user's batches that may still hold queued or running rows.
+    Index(
+        "ix_batches_user_unfinished",
+        "user_id",
+        sqlite_where=text(UNFINISHED_BATCH),
+        postgresql_where=text(UNFINISHED_BATCH),
+    ),
 )
 
 # A long-lived stream: responses are added to it over time. Counters as for batches.
@@ -262,12 +274,13 @@ items = Table(
         sqlite_where=text("status = 'running'"),
         postgresql_where=text("status = 'running'"),
     ),
-    # The queued-items limit: a user's queued and running items (store/quotas.py).
+    # The queued-items limit: a user's queued and running items outside batches (a batch's are
+    # its counters; store/quotas.py).
     Index(
         "ix_items_user_active",
         "user_id",
-        sqlite_where=text("status IN ('queued', 'running')"),
-        postgresql_where=text("status IN ('queued', 'running')"),
+        sqlite_where=text(ACTIVE_OUTSIDE_BATCHES),
+        postgresql_where=text(ACTIVE_OUTSIDE_BATCHES),
     ),
     Index(
         "ix_items_running_owner",
