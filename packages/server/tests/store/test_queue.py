@@ -63,20 +63,21 @@ def test_claim_takes_the_earliest_deadline_first_and_leases(
     assert_counters_match(db, early)
 
 
-def test_the_urgent_pick_seeks_the_deadline_range(db: Database, make_user: Callable[..., tuple[str, str]]) -> None:
-    """On SQLite, the claim's urgent pick searches ``ix_items_claim`` by priority and deadline
-    range: its cost does not grow with the items queued far from their deadline (it walked all
-    of them when the priority was left open)."""
+def test_each_pick_reads_its_index_in_order(db: Database, make_user: Callable[..., tuple[str, str]]) -> None:
+    """On SQLite, the claim's picks cost the same however many items are queued: the urgent one
+    seeks each priority's deadline range in ``ix_items_claim`` (it walked every queued item when
+    the priority was left open), the fair one reads ``ix_items_fair`` in key order (it sorted the
+    whole queue when the priorities were named)."""
     if not db.is_sqlite:
         pytest.skip("the plan is SQLite's")
     user, _ = make_user("ann")
     seed_batch(db, user, 3)
     with statements_run(db) as statements:
-        claim(db, limit=2)
-    urgent_pick = next(sql_params for sql_params in statements if "deadline <" in sql_params[0])
-    assert "INDEX ix_items_claim (model=? AND priority=? AND deadline>? AND deadline<?)" in sqlite_plan(
-        db, *urgent_pick
-    )
+        claim(db, limit=5)
+    urgent, fair = (statement for statement in statements if statement[0].startswith("UPDATE items"))
+    assert "deadline <" in urgent[0] and "deadline <" not in fair[0]
+    assert "INDEX ix_items_claim (model=? AND priority=? AND deadline>? AND deadline<?)" in sqlite_plan(db, *urgent)
+    assert "INDEX ix_items_fair (model=? AND priority<?)" in sqlite_plan(db, *fair)
 
 
 def test_claim_skips_items_backing_off_and_overdue(db: Database, make_user: Callable[..., tuple[str, str]]) -> None:
