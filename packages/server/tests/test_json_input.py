@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 from typing import Any
 
 import pytest
@@ -43,6 +44,43 @@ def test_7_the_depth_is_exact_wherever_the_text_is_cut(text: bytes) -> None:
             feed_split(text, exact, first, second)  # at the limit: accepted
             with pytest.raises(InvalidJson):
                 feed_split(text, exact - 1, first, second)
+
+
+def deepest(text: bytes) -> int:
+    """The guard's measure, byte by byte: the deepest level of brackets outside strings (a
+    closing bracket at depth 0 changes nothing)."""
+    level = deepest_level = 0
+    in_string = escaped = False
+    for byte in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == ord("\\"):
+                escaped = True
+            elif byte == ord('"'):
+                in_string = False
+        elif byte == ord('"'):
+            in_string = True
+        elif byte in b"[{":
+            level += 1
+            deepest_level = max(deepest_level, level)
+        elif byte in b"]}" and level:
+            level -= 1
+    return deepest_level
+
+
+def test_7_any_text_in_any_pieces_measures_as_byte_by_byte() -> None:
+    """Random texts of brackets, quotes, backslashes and letters (JSON or not, closing more than
+    they open), cut at random: refused exactly when the byte-by-byte measure passes the limit."""
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = bytes(rng.choice(b'[[{{]]}}"\\ab,') for _ in range(rng.randrange(1, 60)))
+        cuts = sorted(rng.randrange(len(text) + 1) for _ in range(rng.randrange(4)))
+        exact = deepest(text)
+        feed_split(text, exact, *cuts)
+        if exact:
+            with pytest.raises(InvalidJson):
+                feed_split(text, exact - 1, *cuts)
 
 
 def test_7_a_body_nested_30000_deep_is_refused_before_parsing() -> None:

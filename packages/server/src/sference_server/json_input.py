@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import accumulate
 from typing import IO, Annotated, Any
 
 from pydantic import AfterValidator
@@ -23,12 +24,16 @@ from .errors import BadRequest
 
 MAX_DEPTH = 64
 
-# Outside strings: runs of bytes that are neither brackets nor quotes, and whole strings.
-_SKIP = re.compile(rb'(?:[^\[\]{}"]+|"[^"\\]*(?:\\.[^"\\]*)*")*', re.DOTALL)
+# From outside a string: text and whole strings, up to a string that does not end in this piece.
+_WHOLE = re.compile(rb'(?:[^"]+|"[^"\\]*(?:\\.[^"\\]*)*")*', re.DOTALL)
+# A whole string (the text between them holds the brackets that count).
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 # Inside a string: the rest of it, through its closing quote.
 _STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# Brackets as steps of depth: +1 for an opening one, -1 (0xff as a signed byte) for a closing one.
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _OPEN = frozenset(b"[{")
-_QUOTE = ord('"')
 # Escapes that may make a NUL or a lone surrogate; only texts holding one are searched string by string.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 _BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
@@ -57,32 +62,46 @@ class DepthGuard:
         self._escaped = False  # the piece ended inside a string, on an unpaired backslash
 
     def feed(self, data: bytes) -> None:
-        pos, end = 0, len(data)
-        while pos < end:
-            if self._in_string:
-                if self._escaped:
-                    self._escaped = False
-                    pos += 1
-                    continue
-                # A quote ahead is checked by the pattern; none ahead: the string goes on in the next piece.
-                match = _STRING_REST.match(data, pos) if data.find(b'"', pos) >= 0 else None
-                if match is None:
-                    rest = data[pos:]
-                    self._escaped = (len(rest) - len(rest.rstrip(b"\\"))) % 2 == 1
-                    return
-                self._in_string = False
-                pos = match.end()
-                continue
-            skipped = _SKIP.match(data, pos)
-            assert skipped is not None  # the pattern matches the empty string
-            pos = skipped.end()
-            if pos == end:
-                return
-            byte = data[pos]
+        pos = self._finish_string(data, 0) if self._in_string else 0
+        if pos < 0:
+            return
+        whole = _WHOLE.match(data, pos)
+        assert whole is not None  # the pattern matches the empty string
+        self._count(_STRING.sub(b"", data[pos : whole.end()]).translate(None, _NOT_BRACKETS))
+        if whole.end() < len(data):  # a string that goes on in the next piece
+            self._in_string = True
+            self._finish_string(data, whole.end() + 1)
+
+    def _finish_string(self, data: bytes, pos: int) -> int:
+        """Inside a string at ``pos``: where it ends, or -1 (it goes on in the next piece)."""
+        if self._escaped:
+            if pos >= len(data):
+                return -1
+            self._escaped = False
             pos += 1
-            if byte == _QUOTE:
-                self._in_string = True
-            elif byte in _OPEN:
+        # A quote ahead is checked by the pattern; none ahead: the string goes on in the next piece.
+        match = _STRING_REST.match(data, pos) if data.find(b'"', pos) >= 0 else None
+        if match is None:
+            rest = data[pos:]
+            self._escaped = (len(rest) - len(rest.rstrip(b"\\"))) % 2 == 1
+            return -1
+        self._in_string = False
+        return match.end()
+
+    def _count(self, brackets: bytes) -> None:
+        """Follow the depth through brackets outside strings: the running sum of their steps,
+        in C; byte by byte only where the text closes more than it opened (not JSON), which
+        stops at depth 0 as a parser's error would."""
+        if not brackets:
+            return
+        levels = list(accumulate(memoryview(brackets.translate(_STEPS)).cast("b"), initial=self.depth))
+        if min(levels) >= 0:
+            if max(levels) > self.limit:
+                raise InvalidJson(self.where, f"JSON nested deeper than {self.limit} levels")
+            self.depth = levels[-1]
+            return
+        for byte in brackets:
+            if byte in _OPEN:
                 self.depth += 1
                 if self.depth > self.limit:
                     raise InvalidJson(self.where, f"JSON nested deeper than {self.limit} levels")
