@@ -48,16 +48,17 @@ def test_7_the_depth_is_exact_wherever_the_text_is_cut(text: bytes) -> None:
 
 def deepest(text: bytes) -> int:
     """The guard's measure, byte by byte: the deepest level of brackets outside strings (a
-    closing bracket at depth 0 changes nothing)."""
+    closing bracket at depth 0 changes nothing; a backslash escapes the next byte, in a string
+    or, in text that is not JSON, outside one)."""
     level = deepest_level = 0
     in_string = escaped = False
     for byte in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == ord("\\"):
-                escaped = True
-            elif byte == ord('"'):
+        if escaped:
+            escaped = False
+        elif byte == ord("\\"):
+            escaped = True
+        elif in_string:
+            if byte == ord('"'):
                 in_string = False
         elif byte == ord('"'):
             in_string = True

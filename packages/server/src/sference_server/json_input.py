@@ -24,14 +24,13 @@ from .errors import BadRequest
 
 MAX_DEPTH = 64
 
-# From outside a string: text and whole strings, up to a string that does not end in this piece.
-_WHOLE = re.compile(rb'(?:[^"]+|"[^"\\]*(?:\\.[^"\\]*)*")*', re.DOTALL)
-# A whole string (the text between them holds the brackets that count).
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-# Inside a string: the rest of it, through its closing quote.
-_STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# A backslash and the byte it escapes.
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+# Everything but quotes and brackets: what is left of JSON text without its escapes is its skeleton.
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+# A whole string of the skeleton.
+_STRING = re.compile(rb'"[^"]*"')
 # Brackets as steps of depth: +1 for an opening one, -1 (0xff as a signed byte) for a closing one.
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _OPEN = frozenset(b"[{")
 # Escapes that may make a NUL or a lone surrogate; only texts holding one are searched string by string.
@@ -52,6 +51,9 @@ class DepthGuard:
     """Measures the nesting depth of JSON text fed in pieces of any size, in linear time.
 
     Knows only brackets, strings and escapes: whether the text is valid JSON is the parser's job.
+    A backslash escapes the next byte wherever it is (outside a string only invalid JSON has one,
+    and a parser stops there). Each piece is reduced in C: escapes cut out, then everything but
+    quotes and brackets, then whole strings; what is left are the brackets that count.
     """
 
     def __init__(self, where: str = "body", limit: int = MAX_DEPTH) -> None:
@@ -59,34 +61,20 @@ class DepthGuard:
         self.limit = limit
         self.depth = 0
         self._in_string = False
-        self._escaped = False  # the piece ended inside a string, on an unpaired backslash
+        self._escaped = False  # the piece ended on a backslash: the next piece's first byte is escaped
 
     def feed(self, data: bytes) -> None:
-        pos = self._finish_string(data, 0) if self._in_string else 0
-        if pos < 0:
-            return
-        whole = _WHOLE.match(data, pos)
-        assert whole is not None  # the pattern matches the empty string
-        self._count(_STRING.sub(b"", data[pos : whole.end()]).translate(None, _NOT_BRACKETS))
-        if whole.end() < len(data):  # a string that goes on in the next piece
-            self._in_string = True
-            self._finish_string(data, whole.end() + 1)
-
-    def _finish_string(self, data: bytes, pos: int) -> int:
-        """Inside a string at ``pos``: where it ends, or -1 (it goes on in the next piece)."""
-        if self._escaped:
-            if pos >= len(data):
-                return -1
-            self._escaped = False
-            pos += 1
-        # A quote ahead is checked by the pattern; none ahead: the string goes on in the next piece.
-        match = _STRING_REST.match(data, pos) if data.find(b'"', pos) >= 0 else None
-        if match is None:
-            rest = data[pos:]
-            self._escaped = (len(rest) - len(rest.rstrip(b"\\"))) % 2 == 1
-            return -1
-        self._in_string = False
-        return match.end()
+        if self._escaped and data:
+            data, self._escaped = data[1:], False
+        plain = _ESCAPE.sub(b"", data)
+        if plain.endswith(b"\\"):  # the only backslash left: the byte it escapes is in the next piece
+            plain, self._escaped = plain[:-1], True
+        skeleton = plain.translate(None, _NOT_STRUCTURE)
+        if self._in_string:
+            skeleton = b'"' + skeleton
+        brackets, quote, _ = _STRING.sub(b"", skeleton).partition(b'"')  # after a lone quote: a string going on
+        self._in_string = bool(quote)
+        self._count(brackets)
 
     def _count(self, brackets: bytes) -> None:
         """Follow the depth through brackets outside strings: the running sum of their steps,
