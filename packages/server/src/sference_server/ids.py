@@ -11,6 +11,30 @@ _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
 _COUNTER_MAX = 0xFFF
+# Random bytes drawn 4 KiB at a time: ``os.urandom`` releases the GIL, and a thread that gives it
+# up while others run waits up to a switch interval (5 ms) to get it back, once per id.
+_POOL_BYTES = 4096
+_pool = b""
+_pool_at = 0
+
+
+def _random_bits() -> int:
+    """64 random bits from the pool (call with ``_lock`` held)."""
+    global _pool, _pool_at
+    if _pool_at + 8 > len(_pool):
+        _pool, _pool_at = os.urandom(_POOL_BYTES), 0
+    _pool_at += 8
+    return int.from_bytes(_pool[_pool_at - 8 : _pool_at])
+
+
+def _empty_pool() -> None:
+    """In a forked child: draw afresh, never the parent's bytes (ids made the same millisecond
+    in both would be equal)."""
+    global _pool, _pool_at
+    _pool, _pool_at = b"", 0
+
+
+os.register_at_fork(after_in_child=_empty_pool)
 
 
 def uuid7() -> str:
@@ -24,13 +48,13 @@ def uuid7() -> str:
         ms = time.time_ns() // 1_000_000
         if ms > _last_ms:
             _last_ms = ms
-            _counter = int.from_bytes(os.urandom(2)) & 0x3FF
+            _counter = _random_bits() & 0x3FF
         else:
             _counter += 1
             if _counter > _COUNTER_MAX:
                 _last_ms += 1
                 _counter = 0
-        return _format(_last_ms, _counter, int.from_bytes(os.urandom(8)))
+        return _format(_last_ms, _counter, _random_bits())
 
 
 def uuid7_after(previous: str) -> str:
@@ -49,7 +73,8 @@ def uuid7_after(previous: str) -> str:
     with _lock:
         if (ms, counter) > (_last_ms, _counter):
             _last_ms, _counter = ms, counter
-    return _format(ms, counter, int.from_bytes(os.urandom(8)))
+        rand = _random_bits()
+    return _format(ms, counter, rand)
 
 
 def _format(ms: int, counter: int, rand: int) -> str:
