@@ -25,17 +25,21 @@ from sference_server.ids import uuid7
 
 KEY = "sk_bench_big_batch_0123456789abcdef"
 MODEL = "bench/echo"
+UPLOAD_CHUNK = 1 << 16
 
 
 def rows(n: int, pad: int) -> Iterator[bytes]:
-    """The batch document, written as it is sent (the client holds no copy of it); each prompt
-    padded with ``pad`` characters of words."""
+    """The batch document, written as it is sent in pieces of 64 KiB as a client streaming a file
+    would (the client holds no copy of it); each prompt padded with ``pad`` characters of words."""
     padding = ("lorem ipsum dolor sit amet " * (pad // 27 + 1))[:pad]
-    yield b'{"window": "24h", "requests": ['
+    chunk = bytearray(b'{"window": "24h", "requests": [')
     for i in range(n):
         body = {"model": MODEL, "messages": [{"role": "user", "content": f"request number {i} {padding}"}]}
-        yield (b"," if i else b"") + json.dumps({"custom_id": f"r{i}", "body": body}).encode()
-    yield b"]}"
+        chunk += (b"," if i else b"") + json.dumps({"custom_id": f"r{i}", "body": body}).encode()
+        if len(chunk) >= UPLOAD_CHUNK:
+            yield bytes(chunk)
+            chunk.clear()
+    yield bytes(chunk + b"]}")
 
 
 def counted(chunks: Iterator[bytes], total: list[int]) -> Iterator[bytes]:
