@@ -11,12 +11,14 @@ from sqlalchemy import func, select, update
 
 from sference_server.domain.outcome import ChatOutput, ItemError, Timings, Usage
 from sference_server.domain.states import ItemStatus, Priority
+from sference_server.ids import uuid7
 from sference_server.security.principal import Principal
 from sference_server.services import ApiServices
 from sference_server.services import lifecycle as lifecycle_module
 from sference_server.services.batch_rows import ParsedBatch, spill_file, spill_row
 from sference_server.store import queue
 from sference_server.store.database import Database
+from sference_server.store.items import NewItem
 from sference_server.store.records import Item
 from sference_server.store.sweep import sweep
 from sference_server.store.tables import batches, items
@@ -168,6 +170,16 @@ def test_a_batch_is_written_in_chunks_invisible_until_whole_and_a_failed_ingest_
     whole = services.lifecycle.enqueue_batch(who, CrashingRows(services, who, count=250, crash_after=10**6))
     assert whole.status == "pending" and whole.counts.request_count == 250
     assert len(item_rows(db, whole.id)) == 250
+
+
+def test_ingest_chunks_end_at_a_row_count_or_a_size() -> None:
+    def row(size: int) -> NewItem:
+        return NewItem(id=uuid7(), user_id="u", model="m", body="x" * size, deadline=1.0, created_at=0.0)
+
+    sizes = [10, 10, 10, 10, 10, 60, 10, 5]
+    chunks = list(lifecycle_module._chunks((row(n) for n in sizes), 3, 50))
+    assert [[len(r.body) for r in chunk] for chunk in chunks] == [[10, 10, 10], [10, 10, 60], [10, 5]]
+    assert [len(chunk) for chunk in lifecycle_module._chunks((row(1) for _ in range(7)), 3, 50)] == [3, 3, 1]
 
 
 def test_the_sweep_deletes_an_ingest_its_process_abandoned(db: Database, make_user: MakeUser) -> None:
