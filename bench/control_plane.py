@@ -12,6 +12,7 @@ generator takes as little of the CPU the server needs as possible; the same requ
 
     uv run python bench/control_plane.py
     uv run python bench/control_plane.py --database-url postgresql+psycopg://...
+    uv run python bench/control_plane.py --split     # `api` and `worker` as separate processes
 """
 
 from __future__ import annotations
@@ -127,6 +128,9 @@ def main() -> None:
     parser.add_argument("--database-url", help="a PostgreSQL URL; default: SQLite in a fresh data folder")
     parser.add_argument("--postgres", action="store_true", help="on a PostgreSQL server of its own (initdb)")
     parser.add_argument("--skip", choices=["batches", "responses"], action="append", default=[])
+    parser.add_argument(
+        "--split", action="store_true", help="`api` and `worker` as two processes on one store instead of `serve`"
+    )
     args = parser.parse_args()
     models = [{"id": MODEL, "engine": "echo", "options": {"slots": 256}}]
     with contextlib.ExitStack() as stack:
@@ -141,14 +145,22 @@ def run(args: argparse.Namespace, models: list[dict[str, object]]) -> None:
         env = {"SFERENCE_REQUESTS_PER_MINUTE": "0"}
         if args.database_url:
             env["SFERENCE_DATABASE_URL"] = args.database_url
-        server = start_service(Path(tmp), KEY, models=models, env=env)
+        workdir = Path(tmp)
+        if args.split:
+            data = workdir / "data"
+            api, work = ["api", "--port", "0"], ["worker"]
+            server = start_service(workdir, KEY, name="api", command=api, models=models, data_dir=data, env=env)
+            worker = start_service(workdir, KEY, name="worker", command=work, models=models, data_dir=data, env=env)
+        else:
+            server, worker = start_service(workdir, KEY, models=models, env=env), None
         try:
             assert server.url is not None
-            store = "PostgreSQL" if args.database_url else "SQLite"
+            store = ("api + worker processes" if args.split else "serve") + " on "
+            store += "PostgreSQL" if args.database_url else "SQLite"
             if "batches" not in args.skip:
                 total = args.batches * args.rows
                 t = end_to_end(server.url, args.batches, args.rows)
-                print(f"1. {args.batches} batches of {args.rows:,} requests at once, serve on {store}, echo engine")
+                print(f"1. {args.batches} batches of {args.rows:,} requests at once, {store}, echo engine")
                 for step in ("accept", "run", "export"):
                     print(f"  {step:8s} {t[step]:7.2f} s  {total / t[step]:10,.0f} requests/s")
                 print(f"  {'total':8s} {t['total']:7.2f} s  {total / t['total']:10,.0f} requests/s end to end")
@@ -159,6 +171,8 @@ def run(args: argparse.Namespace, models: list[dict[str, object]]) -> None:
                 via_httpx = accept_rate_httpx(server.url, args.responses // 4, args.clients)
                 print(f"  httpx, one thread each  {via_httpx:10,.0f} accepted/s")
         finally:
+            if worker is not None:
+                worker.stop()
             server.stop()
 
 
