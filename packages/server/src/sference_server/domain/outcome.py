@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..compact_json import compact, compact_unicode
+
 
 @dataclass(frozen=True)
 class Usage:
@@ -77,7 +79,7 @@ class ChatOutput:
             document["reasoning"] = self.reasoning
         if self.tool_calls:
             document["tool_calls"] = [call.as_dict() for call in self.tool_calls]
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+        return compact_unicode(document)
 
     @classmethod
     def from_json(cls, text: str) -> ChatOutput:
@@ -119,7 +121,7 @@ class EmbeddingOutput:
             "usage": {"prompt_tokens": self.usage.prompt_tokens},
             "timings": {"started_at": self.timings.started_at, "finished_at": self.timings.finished_at},
         }
-        return json.dumps(document, separators=(",", ":"))
+        return compact(document)
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> EmbeddingOutput:
@@ -148,7 +150,7 @@ class DecisionOutput:
             "usage": {"prompt_tokens": self.usage.prompt_tokens},
             "timings": {"started_at": self.timings.started_at, "finished_at": self.timings.finished_at},
         }
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+        return compact_unicode(document)
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> DecisionOutput:

@@ -8,7 +8,6 @@ when the model wrote no text); a stream sends them whole, in one chunk before th
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol
 
 from ..domain.outcome import ChatOutput, Output, ToolCall
@@ -63,10 +62,6 @@ def chat_completion(item: Answered) -> dict[str, Any]:
             "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
         },
     }
-
-
-def compact(document: Any) -> str:
-    return json.dumps(document, separators=(",", ":"))
 
 
 class ChatChunks:

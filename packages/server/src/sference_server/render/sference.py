@@ -9,13 +9,13 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from ..compact_json import compact
 from ..domain.outcome import ChatOutput
 from ..domain.states import BatchStatus, ItemStatus
 from ..domain.versions import ApiVersion
 from ..store.records import Batch, Counters, FeedEvent, Item, LatestCompletion, ResultRow, Stream
 from ..timeutil import iso, unix
 from .answers import answer
-from .openai_chat import compact
 
 # How an item's status reads through /v1/responses.
 RESPONSE_STATUS = {

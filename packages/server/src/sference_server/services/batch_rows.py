@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from ..compact_json import compact
 from ..domain.chat import MODEL_NOT_FOUND, FieldError
 
 MAX_CUSTOM_ID_LENGTH = 512
@@ -88,4 +89,4 @@ def spill_file(spill_dir: str | None = None) -> IO[str]:
 
 
 def spill_row(spill: IO[str], custom_id: str | None, body: dict[str, Any]) -> None:
-    spill.write(f"{json.dumps(custom_id)}\t{json.dumps(body, separators=(',', ':'))}\n")
+    spill.write(f"{json.dumps(custom_id)}\t{compact(body)}\n")

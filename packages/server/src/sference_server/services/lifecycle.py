@@ -11,13 +11,13 @@ work, feed consumers and waiting clients about new completion events, after the 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ..catalog import ModelCatalog
+from ..compact_json import compact
 from ..domain.chat import FieldError, Limits, check_limits, model_not_served, normalise_chat_body
 from ..domain.decisions import normalise_decision_body
 from ..domain.embeddings import normalise_embedding_body
@@ -151,7 +151,7 @@ class Lifecycle:
             id=item_id or uuid7(),
             user_id=who.user_id,
             model=chat["model"],
-            body=json.dumps(chat, separators=(",", ":")),
+            body=compact(chat),
             deadline=accepted + window_seconds,
             created_at=accepted,
             priority=priority,
