@@ -117,7 +117,10 @@ def test_the_openai_package_embeds_and_runs_an_embeddings_batch(api: Api) -> Non
 
 
 def test_embedding_rows_of_an_sference_batch(api: Api) -> None:
+    """Each row's vectors are written as its request asks: floats, or base64 (the results read
+    the request back for that)."""
     rows = [{"custom_id": f"r{i}", "body": {"model": EMBEDDING_MODEL_ID, "input": f"sentence {i}"}} for i in range(3)]
+    rows[2]["body"]["encoding_format"] = "base64"
     with http(api) as client:
         batch = client.post("/v1/batches", json={"window": "24h", "requests": rows})
         assert batch.status_code == 201, batch.text
@@ -127,7 +130,9 @@ def test_embedding_rows_of_an_sference_batch(api: Api) -> None:
             time.sleep(0.1)
         results = client.get(f"/v1/batches/{batch.json()['id']}/results").json()["results"]
     assert [r["custom_id"] for r in results] == ["r0", "r1", "r2"]
-    assert all(len(r["result_json"]["data"][0]["embedding"]) == 384 for r in results)
+    assert all(len(r["result_json"]["data"][0]["embedding"]) == 384 for r in results[:2])
+    packed = base64.b64decode(results[2]["result_json"]["data"][0]["embedding"])
+    assert np.frombuffer(packed, dtype="float32").shape == (384,)
     assert status["total_prompt_tokens"] > 0 and status["total_completion_tokens"] == 0
 
 

@@ -1,6 +1,6 @@
 """One statement run for many rows, compiled once per dialect and handed to the driver as is.
 
-SQLAlchemy's ``executemany`` prepares every row's parameters in Python (≈ 8 µs a row, an eighth
+SQLAlchemy's ``executemany`` prepares every row's parameters in Python (≈ 10 µs a row, an eighth
 of the worker's time when it records 10,000 results a second, bench/control_plane.py); the
 driver's own ``executemany`` of the same SQL takes rows as plain tuples or dicts. Each type's
 own conversion (a Float's) still applies; a row's values are strings, numbers and NULLs, never
