@@ -46,7 +46,7 @@ from .queue_room import QueueRoom
 log = logging.getLogger("sference.lifecycle")
 
 # Rows of a batch written per transaction, and their bodies' bytes at most: well under a second
-# of the writer lock (5,000 rows of 1 KB held it 1.2 s, bench/big_batch.py --pad 900).
+# of the writer lock (a small write waited 1.2 s behind 5,000 rows of 1 KB, bench/big_batch.py --pad 900).
 INGEST_CHUNK = 5000
 INGEST_CHUNK_BYTES = 2_000_000
 # How long a cancel request cancels a batch's items itself before leaving the rest to the sweep.
