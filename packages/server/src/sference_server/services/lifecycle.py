@@ -187,7 +187,8 @@ class Lifecycle:
                 refused[index] = exc
                 continue
             accepted.append(new)
-        self._insert(tx, iter(accepted))
+        if accepted:  # a group refused whole writes nothing and wakes no worker
+            self._insert(tx, iter(accepted))
         written = item_store.get_items(tx, [new.id for new in accepted])
         return [refused[index] if index in refused else written[sub.new.id] for index, sub in enumerate(submissions)]
 
