@@ -23,3 +23,11 @@ sync_workspace() {
     # [tool.uv.extra-build-variables]); about 5 minutes on 2 cores, cached afterwards.
     "$UV" sync --frozen "$@"
 }
+
+build_cpu_kernels() {
+    # Where the CPU has AVX-512 with BF16, compile llama.cpp's CPU kernels for it once (under a
+    # minute; the engine then runs about twice as fast). Elsewhere, or if the build fails, the
+    # portable kernels of the wheel are used, so a failure here only warns.
+    "$UV" run --frozen sference-server build-kernels ||
+        echo "warning: could not build the fast CPU kernels; the portable ones are used" >&2
+}

@@ -180,6 +180,34 @@ def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     typer.echo(f"Schema is current ({_describe_store(settings)}).")
 
 
+@app.command("build-kernels")
+def build_kernels(
+    sdist: Annotated[
+        Path | None, typer.Option("--sdist", help="A llama-cpp-python sdist to build from (default: from PyPI).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Build again even if built.")] = False,
+) -> None:
+    """Compile llama.cpp's CPU kernels for this CPU's AVX-512/BF16 (once; the engine then uses them)."""
+    from .engines.llamacpp import kernels
+    from .engines.llamacpp.kernels_build import BuildError, build
+
+    flags = kernels.cpu_flags()
+    version = kernels.llama_cpp_version()
+    for variant in kernels.VARIANTS:
+        missing = variant.cpu_flags - flags
+        if missing:
+            typer.echo(f"{variant.name}: not for this CPU (it lacks {', '.join(sorted(missing))}).")
+            continue
+        target = kernels.library_path(variant, version)
+        if force:
+            target.unlink(missing_ok=True)
+        try:
+            path = build(variant, version, sdist=sdist, say=typer.echo)
+        except BuildError as exc:
+            _fail(f"{variant.name}: {exc}")
+        typer.echo(f"{variant.name}: {path} (loaded by the engine unless {kernels.SETTING}=portable)")
+
+
 def _run_http(settings: Settings, *, migrate: bool, run_worker: bool, write_cli_credentials: bool) -> None:
     import uvicorn
 

@@ -152,7 +152,7 @@ def test_the_default_length_cap_applies_and_yields_to_a_long_prompt() -> None:
         harness.close()
 
 
-@pytest.mark.parametrize("weights", ["f16", "q8_0"])
+@pytest.mark.parametrize("weights", ["f16", "bf16", "q8_0"])
 def test_re_encoded_weights_are_made_once_and_answer_well(tmp_path: Path, weights: str) -> None:
     capital = [
         {"role": "system", "content": "Answer in one short sentence."},
@@ -228,8 +228,7 @@ def test_after_an_urgent_request_queued_work_leaves_a_slot_free_for_a_while(monk
 
         within, after, results = harness.run(scenario())
         assert within == 3  # one slot kept for the next urgent request
-        assert after == 4
+        assert after == 4  # all four still running once the window passed
         assert len({r.text for r in results}) == 1  # greedy: the short steps change no answer
-        assert all(r.finish_reason == "length" for r in results)  # they were running all along
     finally:
         harness.close()

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
-import llama_cpp
 import pytest
 
 from sference_server.domain import decisions
@@ -14,6 +13,7 @@ from sference_server.domain.decisions import DecisionRequest, DecisionResult, no
 from sference_server.engines.base import ChatRequest, EngineError
 from sference_server.engines.llamacpp.decisions import LlamaDecisionEngine
 from sference_server.engines.llamacpp.model import LlamaModel
+from sference_server.engines.llamacpp.native import llama as llama_cpp
 from sference_server.engines.llamacpp.options import LlamaCppOptions
 from sference_server.engines.llamacpp.scoring import Item, Scorer, prefix_free
 

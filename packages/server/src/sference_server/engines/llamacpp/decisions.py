@@ -10,21 +10,20 @@ from running beside it.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
-import llama_cpp as llama
 import numpy as np
 
 from ...domain import decisions
 from ...domain.decisions import DecisionRequest, DecisionResult
 from ..base import ChatRequest, ChatResult, EngineError, TextSink
 from ..options import cpu_count
-from .model import LlamaModel, common_prefix, embedded_model_path, init_backend
+from .model import LlamaModel, common_prefix, init_backend
+from .native import llama
 from .options import LlamaCppOptions
-from .repack import repacked
+from .repack import model_file
 from .scoring import Cancelled, Item, Scorer, prefix_free
 
 # The state's sequence and four for multi-token answers: more made no measurable difference on
@@ -66,11 +65,8 @@ class LlamaDecisionEngine:
     def _load(self) -> None:
         """Under ``self._lock``."""
         init_backend(log=self.llama_log)
-        path = Path(self.options.path) if self.options.path else embedded_model_path()
         threads = self.options.threads or cpu_count()
-        if self.options.weights != "original":
-            cache = self.cache_dir or Path(tempfile.gettempdir()) / "sference-models"
-            path = repacked(path, self.options.weights, cache, threads=threads)
+        path = model_file(self.options, self.cache_dir, threads=threads)
         model = LlamaModel(path)
         self._terminator = _end_of_turn(model)
         self._scorer = Scorer(

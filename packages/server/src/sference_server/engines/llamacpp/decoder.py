@@ -28,11 +28,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import llama_cpp as llama
 import numpy as np
 
 from ..base import ChatResult, EngineError, TextRelay
 from .model import LlamaModel, common_prefix
+from .native import llama
 
 log = logging.getLogger("sference.engine.llamacpp")
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from pathlib import Path
 
 from ..base import ChatRequest, ChatResult, EngineError, TextRelay, TextSink
 from ..options import cpu_count
 from .decoder import BatchDecoder, Job
-from .model import LlamaModel, embedded_model_path, init_backend
+from .model import LlamaModel, init_backend
 from .options import LlamaCppOptions
-from .repack import repacked
+from .repack import model_file
 from .sampling import SamplingDefaults, build_chain, is_greedy
 
 
@@ -42,11 +41,8 @@ class LlamaCppEngine:
 
     def _load(self) -> None:
         init_backend(log=self.llama_log)  # first, so that re-encoding the weights logs (or not) too
-        path = Path(self.options.path) if self.options.path else embedded_model_path()
         threads = self.options.threads or cpu_count()
-        if self.options.weights != "original":
-            cache = self.cache_dir or Path(tempfile.gettempdir()) / "sference-models"
-            path = repacked(path, self.options.weights, cache, threads=threads)
+        path = model_file(self.options, self.cache_dir, threads=threads)
         self._model = LlamaModel(path)
         self._decoder = BatchDecoder(
             self._model,

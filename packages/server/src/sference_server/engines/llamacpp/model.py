@@ -8,8 +8,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import llama_cpp as llama
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from .native import llama
 
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 

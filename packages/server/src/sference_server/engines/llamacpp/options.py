@@ -7,6 +7,8 @@ from typing import Any
 
 from ..options import refuse_unknown
 
+WEIGHTS = ("original", "auto", "q8_0", "f16", "bf16")
+
 
 @dataclass(frozen=True)
 class LlamaCppOptions:
@@ -21,12 +23,13 @@ class LlamaCppOptions:
     temperature: float = 1.0  # defaults when a request does not say
     top_p: float = 1.0
     max_tokens: int | None = None  # default: the rest of the request's context
-    # "original", or re-encode the weights once (cached) as "q8_0" or "f16" for faster batches.
+    # "original", or re-encode the weights once (cached) as "q8_0", "f16" or "bf16" for faster
+    # batches; "auto": bf16 where the CPU kernels have a BF16 dot product, else f16 (kernels.py).
     weights: str = "original"
 
     def __post_init__(self) -> None:
-        if self.weights not in ("original", "q8_0", "f16"):
-            raise ValueError(f"weights must be original, q8_0 or f16; got {self.weights!r}")
+        if self.weights not in WEIGHTS:
+            raise ValueError(f"weights must be one of {', '.join(WEIGHTS)}; got {self.weights!r}")
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> LlamaCppOptions:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
-import llama_cpp as llama
-
 from ..base import ChatRequest
+from .native import llama
 
 PENALTY_WINDOW = 64
 RANDOM_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: llama.cpp picks a random seed

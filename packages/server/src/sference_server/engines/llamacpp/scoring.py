@@ -27,10 +27,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import llama_cpp as llama
 import numpy as np
 
 from .model import LlamaModel
+from .native import llama
 
 
 class Cancelled(Exception):
