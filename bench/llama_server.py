@@ -1,5 +1,6 @@
 """Build (once, cached) and run ``llama-server`` from the vendored llama.cpp inside the
-llama-cpp-python sdist, with the same portable CPU flags as our engine."""
+llama-cpp-python sdist, with the same CPU flags as our engine (portable, or a kernel variant);
+also ``llama-batched-bench``, llama.cpp's own measure of decode speed at a batch size."""
 
 from __future__ import annotations
 
@@ -13,20 +14,24 @@ from pathlib import Path
 
 import httpx
 
+from sference_server.engines.llamacpp.kernels import PORTABLE_CMAKE_FLAGS, Variant
+
 VERSION = "0.3.36"
 CACHE = Path(os.environ.get("SFERENCE_BENCH_CACHE", Path.home() / ".cache" / "sference-bench"))
-FLAGS = ["-DGGML_NATIVE=OFF", "-DGGML_AVX=ON", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON", "-DGGML_BMI2=ON"]
+TOOLS = ("llama-server", "llama-batched-bench")
 
 
-def binary() -> Path:
-    target = CACHE / f"llama-server-{VERSION}"
+def binary(tool: str = "llama-server", variant: Variant | None = None) -> Path:
+    """``tool`` built (once, cached) with the portable flags of our wheel, or ``variant``'s."""
+    suffix = f"-{variant.name}" if variant else ""
+    target = CACHE / f"{tool}-{VERSION}{suffix}"
     if target.exists():
         return target
     CACHE.mkdir(parents=True, exist_ok=True)
     work = CACHE / "build"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
-    print(f"building llama-server {VERSION} (about 5 minutes, once)...", file=sys.stderr)
+    print(f"building {', '.join(TOOLS)} {VERSION}{suffix} (about 5 minutes, once)...", file=sys.stderr)
     # The workspace venv has no pip; the interpreter that made it (python3 on PATH) does.
     pip = [shutil.which("python3") or sys.executable, "-m", "pip"]
     subprocess.run(
@@ -48,7 +53,7 @@ def binary() -> Path:
             "-G",
             "Ninja" if shutil.which("ninja") else "Unix Makefiles",
             "-DCMAKE_BUILD_TYPE=Release",
-            *FLAGS,
+            *(variant.cmake_flags if variant else PORTABLE_CMAKE_FLAGS),
             "-DLLAMA_CURL=OFF",
             "-DLLAMA_OPENSSL=OFF",
             "-DLLAMA_BUILD_TESTS=OFF",
@@ -57,18 +62,28 @@ def binary() -> Path:
         ],
         check=True,
     )
-    subprocess.run(
-        ["cmake", "--build", str(build), "--target", "llama-server", "-j", str(os.cpu_count() or 2)], check=True
-    )
-    shutil.copy2(build / "bin" / "llama-server", target)
+    jobs = str(os.cpu_count() or 2)
+    subprocess.run(["cmake", "--build", str(build), "-j", jobs, "--target", *TOOLS], check=True)
+    for name in TOOLS:
+        shutil.copy2(build / "bin" / name, CACHE / f"{name}-{VERSION}{suffix}")
     shutil.rmtree(work, ignore_errors=True)
     return target
 
 
 class LlamaServer:
-    def __init__(self, model: Path, *, port: int, slots: int = 16, threads: int = 2, ctx: int = 8192) -> None:
+    def __init__(
+        self,
+        model: Path,
+        *,
+        port: int,
+        slots: int = 16,
+        threads: int = 2,
+        ctx: int = 8192,
+        variant: Variant | None = None,
+    ) -> None:
+        """``variant``: llama.cpp built with these kernels' flags (default: our wheel's portable ones)."""
         self.args = [
-            str(binary()),
+            str(binary("llama-server", variant)),
             "-m",
             str(model),
             "--host",

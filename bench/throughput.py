@@ -6,8 +6,11 @@
 2. Batching: one sequence at a time against continuous batching, same engine code.
 3. The alternative a user would build by hand: ``llama-server`` (C++, 16 slots) driven by an
    asyncio ``openai`` client with 16 requests in flight, against our service, on 128 requests.
-   llama-server runs twice: on the GGUF as shipped (Q4_1), and on the F16 re-encoding our
-   engine uses, so the engine's own contribution is visible apart from the weight format.
+   llama-server runs three times: built portable on the GGUF as shipped (Q4_1) and on F16, and
+   built with the same CPU kernels as ours (engines/llamacpp/kernels.py) on the same weights, so
+   the engine's own contribution is visible apart from kernels and weight format.
+4. The limit on this machine: llama.cpp's ``llama-batched-bench`` decoding the same weights with
+   the same kernels, no server and no sampling, at 16/32/64 sequences.
 
 Every phase runs the workload of the env doc: "Write a short story about a robot named Unit {i}."
 with the chat template's default system prompt, greedy, max_tokens 64.
@@ -19,6 +22,7 @@ import argparse
 import asyncio
 import json
 import socket
+import subprocess
 import tempfile
 import time
 from datetime import datetime
@@ -31,9 +35,11 @@ from _service import start_service
 from sference_server.config import EMBEDDED_MODEL_ID, default_models
 from sference_server.engines.base import ChatRequest
 from sference_server.engines.llamacpp.engine import LlamaCppEngine
+from sference_server.engines.llamacpp.kernels import Variant
 from sference_server.engines.llamacpp.model import embedded_model_path
+from sference_server.engines.llamacpp.native import KERNELS
 from sference_server.engines.llamacpp.options import LlamaCppOptions
-from sference_server.engines.llamacpp.repack import repacked
+from sference_server.engines.llamacpp.repack import repacked, resolve
 
 MAX_TOKENS = 64
 BATCHING_REQUESTS = 64
@@ -106,14 +112,16 @@ def service_throughput(n: int, workdir: Path) -> tuple[float, int]:
         server.stop()
 
 
-async def llama_server_throughput(model: Path, n: int, in_flight: int) -> tuple[float, int]:
+async def llama_server_throughput(
+    model: Path, n: int, in_flight: int, variant: Variant | None = None
+) -> tuple[float, int]:
     from llama_server import LlamaServer
     from openai import AsyncOpenAI
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with LlamaServer(model, port=port, slots=in_flight) as server:
+    with LlamaServer(model, port=port, slots=in_flight, variant=variant) as server:
         client = AsyncOpenAI(base_url=f"{server.url}/v1", api_key="none", max_retries=0, timeout=600)
         gate = asyncio.Semaphore(in_flight)
 
@@ -132,6 +140,21 @@ async def llama_server_throughput(model: Path, n: int, in_flight: int) -> tuple[
         elapsed = time.perf_counter() - started
         await client.close()
     return tokens / elapsed, tokens
+
+
+PROMPT_TOKENS = 43  # the workload's prompt with the chat template's system prompt
+
+
+def decode_limit(model: Path, variant: Variant | None) -> dict[int, float]:
+    """Generated tokens/s of ``llama-batched-bench`` (C++, no server, no sampling, flash attention)
+    for the workload's shape at a few batch sizes: prompts prefilled, then 64 tokens each."""
+    from llama_server import binary
+
+    command = [str(binary("llama-batched-bench", variant)), "-m", str(model), "-c", "8192", "-t", "2"]
+    command += ["-fa", "on", "-npp", str(PROMPT_TOKENS), "-ntg", str(MAX_TOKENS), "-npl", "16,32,64"]
+    out = subprocess.run([*command, "--output-format", "jsonl"], capture_output=True, text=True, check=True)
+    rows = [json.loads(text) for text in (out.stdout + out.stderr).splitlines() if text.startswith("{")]
+    return {row["pl"]: row["pl"] * row["tg"] / row["t"] for row in rows}
 
 
 def line(label: str, rate: float, tokens: int) -> str:
@@ -171,26 +194,39 @@ def main() -> None:
 
         if not args.skip_llama_server:
             n = args.compare_requests
-            print(f"\n3. against llama-server: {n} requests")
+            variant = KERNELS.variant
+            weights = resolve(defaults.weights, native_bf16=KERNELS.native_bf16)
+            print(f"\n3. against llama-server: {n} requests, 16 in flight (our kernels: {KERNELS.describe()})")
             shipped = embedded_model_path()
-            same_weights = (
-                repacked(shipped, defaults.weights, cache, threads=2) if defaults.weights != "original" else shipped
-            )
+            ours_file = repacked(shipped, weights, cache, threads=2) if weights != "original" else shipped
+            f16 = repacked(shipped, "f16", cache, threads=2)
             theirs = asyncio.run(llama_server_throughput(shipped, n, 16))
-            theirs_same = asyncio.run(llama_server_throughput(same_weights, n, 16))
+            theirs_f16 = asyncio.run(llama_server_throughput(f16, n, 16))
+            theirs_same = asyncio.run(llama_server_throughput(ours_file, n, 16, variant))
             ours = service_throughput(n, workdir)
-            print(line("llama-server, GGUF as shipped (Q4_1), 16 in flight", *theirs))
-            print(line(f"llama-server, same {defaults.weights} weights as ours, 16 in flight", *theirs_same))
+            print(line("llama-server, portable build, GGUF as shipped (Q4_1)", *theirs))
+            print(line("llama-server, portable build, F16 weights", *theirs_f16))
+            print(line(f"llama-server, {KERNELS.name} build, our {weights} weights", *theirs_same))
             print(line("sference-server serve (a batch)", *ours))
-            print(f"  ratio sference / llama-server as shipped: {ours[0] / theirs[0]:.2f}   (goal >= 1.20)")
-            print(f"  ratio sference / llama-server, same weights: {ours[0] / theirs_same[0]:.2f}")
+            print(f"  ratio sference / llama-server as shipped: {ours[0] / theirs[0]:.2f}")
+            print(f"  ratio sference / llama-server on F16: {ours[0] / theirs_f16[0]:.2f}   (goal >= 1.20)")
+            print(f"  ratio sference / llama-server, same kernels and weights: {ours[0] / theirs_same[0]:.2f}")
             report["llama_server"] = {
                 "llama_server_shipped": theirs,
-                "llama_server_same_weights": theirs_same,
+                "llama_server_f16": theirs_f16,
+                "llama_server_same_kernels_and_weights": theirs_same,
                 "service": ours,
-                "ratio_shipped": ours[0] / theirs[0],
-                "ratio_same_weights": ours[0] / theirs_same[0],
+                "ratio_f16": ours[0] / theirs_f16[0],
+                "ratio_same": ours[0] / theirs_same[0],
             }
+
+            print(f"\n4. the limit: llama.cpp's own batched decoding of our {weights} weights ({KERNELS.name} build)")
+            limit = decode_limit(ours_file, variant)
+            for batch, rate in sorted(limit.items()):
+                print(line(f"llama-batched-bench, {batch} sequences, prompt {PROMPT_TOKENS}", rate, batch * MAX_TOKENS))
+            best = max(limit.values())
+            print(f"  ratio sference / the best of these: {ours[0] / best:.2f}")
+            report["limit"] = {"batched_bench": limit, "ratio": ours[0] / best}
 
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

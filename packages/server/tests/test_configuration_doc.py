@@ -17,6 +17,8 @@ NOT_SETTINGS = {
     "SFERENCE_BASE_URL": "read by the CLI and the SDK (the server's address), not by the server",
     "SFERENCE_API_KEY": "read by the CLI and the SDK (the key they send), not by the server",
     "SFERENCE_API_VERSION": "read by the CLI (the API version it asks for), not by the server",
+    "SFERENCE_CPU_KERNELS": "read once per process as llama.cpp loads (kernels.py), before any setting",
+    "SFERENCE_KERNELS_DIR": "read once per process as llama.cpp loads (kernels.py), and by build-kernels",
 }
 
 

@@ -104,6 +104,17 @@ def test_kernels_chosen_after_llama_cpp_was_imported_stay_portable_and_say_so() 
     assert "AVX512" not in late["info"]
 
 
+def test_a_damaged_variant_leaves_the_portable_kernels_working(tmp_path: Path) -> None:
+    if not kernels.supported(AVX512_BF16, cpu_flags()):
+        pytest.skip("this CPU has no AVX-512 BF16: no variant is ever loaded")
+    damaged = library_path(AVX512_BF16, kernels.llama_cpp_version(), tmp_path)
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"\x7fELF cut short")
+    loaded = _probe({"SFERENCE_CPU_KERNELS": "auto", "SFERENCE_KERNELS_DIR": str(tmp_path)})
+    assert loaded["name"] == "portable" and "did not load" in loaded["reason"]
+    assert "AVX2 = 1" in loaded["info"]
+
+
 def _sdist(entries: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:

@@ -166,5 +166,8 @@ def load() -> Kernels:
         return Kernels(None, reason="the llama-cpp-python wheel has no lib/libggml-base.so.0")
     # The variant needs the wheel's libggml-base; global, so libggml.so later resolves both here.
     ctypes.CDLL(str(base), mode=ctypes.RTLD_GLOBAL)
-    ctypes.CDLL(str(kernels.path), mode=ctypes.RTLD_GLOBAL)
+    try:
+        ctypes.CDLL(str(kernels.path), mode=ctypes.RTLD_GLOBAL)
+    except OSError as exc:  # damaged or built against another libggml-base: the wheel's still work
+        return Kernels(None, reason=f"{kernels.path} did not load ({exc})")
     return kernels
