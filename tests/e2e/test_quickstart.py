@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sference_server.engines.llamacpp.kernels import AVX512_BF16, cpu_flags, library_path, llama_cpp_version, supported
 from support.batches import wait_terminal
 from support.jsonl import EXAMPLES, batch_rows
 
@@ -18,6 +19,11 @@ from .conftest import Start
 
 pytestmark = pytest.mark.slow
 EMBEDDED = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def fast_kernels_built() -> bool:
+    variant = AVX512_BF16
+    return supported(variant, cpu_flags()) and library_path(variant, llama_cpp_version()).is_file()
 
 
 def test_the_seed_example_batch_runs_on_the_embedded_model(start: Start, tmp_path: Path) -> None:
@@ -45,6 +51,11 @@ def test_the_seed_example_batch_runs_on_the_embedded_model(start: Start, tmp_pat
     batch = wait_terminal(client, created.json()["id"])
     assert batch["status"] == "completed", batch
     assert batch["total_completion_tokens"] > 0
+    # It ran on the fastest CPU kernels built for this machine (under the user's cache, found
+    # though the server has a home of its own here), with the weights made for them.
+    kernels = re.search(r"llama\.cpp CPU kernels: (\S+).*; weights: (\w+)", server.output())
+    assert kernels, server.output()
+    assert kernels.groups() == (("avx512-bf16", "bf16") if fast_kernels_built() else ("portable", "f16"))
 
     lines = client.get(f"/v1/batches/{batch['id']}/results.jsonl").text.splitlines()
     rows = [json.loads(line) for line in lines]

@@ -17,6 +17,7 @@ import uvicorn
 
 from sference_server.api.client_address import proxy_options
 from sference_server.app import build_app
+from sference_server.engines.llamacpp.kernels import cache_root
 from sference_server.net import listening_socket
 from sference_server.services import ApiServices
 
@@ -121,5 +122,8 @@ class ServerProcess:
 
 def server_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SFERENCE_")}
-    env.update({"HOME": str(home), "SFERENCE_LOG_LEVEL": "INFO", **extra})
+    # A home of its own, but the CPU kernels built under the real one (build-kernels), as a
+    # server the user starts would find them.
+    kernels = {"SFERENCE_KERNELS_DIR": str(cache_root())}
+    env.update({"HOME": str(home), "SFERENCE_LOG_LEVEL": "INFO", **kernels, **extra})
     return env
