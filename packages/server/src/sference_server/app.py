@@ -21,6 +21,7 @@ from .api.models.routes import router as models_router
 from .api.oauth.routes import router as oauth_router
 from .api.openai.routes import router as openai_router
 from .api.quotas import EndTurns
+from .api.request_ids import RequestIds
 from .api.responses.routes import router as responses_router
 from .api.security_headers import SecurityHeaders
 from .api.streams.routes import router as streams_router
@@ -68,6 +69,8 @@ def build_app(services: ApiServices, *, run_worker: bool = False) -> FastAPI:
     app.add_middleware(EndTurns)  # ends interactive turns (api/quotas.py) once a response is sent
     # Before routing and authentication: a body above its route's limit is refused as it arrives.
     app.add_middleware(BodyLimits, settings=services.settings)
+    # Outside the rest: the request id is bound before anything logs, and errors are caught here.
+    app.add_middleware(RequestIds)
     # Added last, so outermost: its headers reach every response, errors of other middleware too.
     app.add_middleware(SecurityHeaders, no_csp_paths=[docs_url, f"{docs_url}/oauth2-redirect"] if docs_url else [])
     errors.install(app)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import logging
 import os
 import signal
 import sys
@@ -14,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import __version__
+from . import __version__, logs
 from .bootstrap import BootstrapReport, ensure_admin
 from .config import Settings
 from .core import Core
@@ -69,11 +68,7 @@ def _settings(data_dir: Path | None = None, database_url: str | None = None, **o
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(settings.log_level, settings.log_format)
 
 
 def _open_store(settings: Settings, *, migrate: bool) -> Database:

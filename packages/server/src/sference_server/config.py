@@ -137,8 +137,10 @@ class Settings(BaseSettings):
     # Serve Swagger UI at /docs (it loads its scripts and styles from a CDN, so it is off by default).
     api_docs: bool = False
 
-    # Logs: the level of the server's own log, and whether llama.cpp may write its log to stderr.
+    # Logs: the level of the server's own log, its format ("text" or "json": one object a line),
+    # and whether llama.cpp may write its log to stderr.
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
     llama_log: bool = False
 
     @field_validator("database_url")

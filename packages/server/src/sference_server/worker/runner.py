@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from .. import logs
 from ..config import Settings
 from ..domain.decisions import DecisionRequest
-from ..domain.states import Priority
+from ..domain.states import ItemStatus, Priority
 from ..engines.base import ChatRequest, EmbeddingRequest, Engine, EngineError, TextSink
 from ..ids import uuid7
 from ..live import LiveText, Piece
@@ -216,6 +217,13 @@ class Worker:
     # -- running ----------------------------------------------------------------------------
 
     async def _run_item(self, item: queue.ClaimedItem, engine: Engine) -> None:
+        # Each item runs in a task of its own, so the ids bound here are on its lines only.
+        with logs.bound(item_id=item.id, batch_id=item.batch_id, stream_id=item.stream_id):
+            outcome = await self._outcome_of(item, engine)
+        if outcome is not None:
+            self._outcomes.put_nowait(outcome)
+
+    async def _outcome_of(self, item: queue.ClaimedItem, engine: Engine) -> queue.Outcome | None:
         outcome: queue.Outcome | None
         started = now()
         try:
@@ -229,19 +237,20 @@ class Worker:
                 base_delay=self.settings.retry_base_seconds,
                 max_delay=self.settings.retry_max_seconds,
             )
+            what = "will retry" if outcome.status == ItemStatus.QUEUED else "failed"
+            log.info("engine error %s (attempt %d, %s): %s", exc.code, item.attempts, what, exc.message)
         except asyncio.CancelledError:
             reason = self._inflight[item.id].abort if item.id in self._inflight else None
             outcome = {Abort.EXPIRED: results.expired(item), Abort.SHUTDOWN: results.released(item)}.get(
                 reason  # type: ignore[arg-type]
             )
         except Exception as exc:  # a bug in an engine must fail the item, not the worker
-            log.exception("item %s crashed the engine call", item.id)
+            log.exception("the engine call crashed")
             outcome = results.crashed(item, exc)
         finally:
             self._inflight.pop(item.id, None)
             self._wake.set()
-        if outcome is not None:
-            self._outcomes.put_nowait(outcome)
+        return outcome
 
     async def _run(self, item: queue.ClaimedItem, engine: Engine, started: float) -> queue.Outcome:
         """Ask the engine what the item's body asks: chat (the default), embeddings or decisions."""
