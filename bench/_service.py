@@ -30,7 +30,7 @@ def start_service(
     return ServerProcess(
         [*command, "--data-dir", str(data_dir or workdir / f"data-{name}")],
         env=server_env(
-            workdir / "home", SFERENCE_ADMIN_API_KEY=key, SFERENCE_LOG_LEVEL="WARNING", **extra, **(env or {})
+            workdir / "home", **{"SFERENCE_ADMIN_API_KEY": key, "SFERENCE_LOG_LEVEL": "WARNING", **extra, **(env or {})}
         ),
         log=workdir / f"{name}.log",
     ).start()

@@ -131,6 +131,12 @@ def main() -> None:
     parser.add_argument(
         "--split", action="store_true", help="`api` and `worker` as two processes on one store instead of `serve`"
     )
+    parser.add_argument(
+        "--log",
+        choices=["quiet", "text", "json"],
+        default="quiet",
+        help="quiet: warnings only (the default); text or json: INFO, an access line per request",
+    )
     args = parser.parse_args()
     models = [{"id": MODEL, "engine": "echo", "options": {"slots": 256}}]
     with contextlib.ExitStack() as stack:
@@ -143,6 +149,8 @@ def run(args: argparse.Namespace, models: list[dict[str, object]]) -> None:
     with tempfile.TemporaryDirectory(prefix="sference-bench-") as tmp:
         # The per-user request rate limit (6,000/min by default) is what is being measured past.
         env = {"SFERENCE_REQUESTS_PER_MINUTE": "0"}
+        if args.log != "quiet":
+            env |= {"SFERENCE_LOG_LEVEL": "INFO", "SFERENCE_LOG_FORMAT": args.log}
         if args.database_url:
             env["SFERENCE_DATABASE_URL"] = args.database_url
         workdir = Path(tmp)
