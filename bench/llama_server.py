@@ -8,15 +8,15 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 
 import httpx
 
-from sference_server.engines.llamacpp.kernels import PORTABLE_CMAKE_FLAGS, Variant
+from sference_server.engines.llamacpp.kernels import PORTABLE_CMAKE_FLAGS, Variant, llama_cpp_version
+from sference_server.engines.llamacpp.kernels_build import download_sdist, extract_llama_cpp
 
-VERSION = "0.3.36"
+VERSION = llama_cpp_version()  # the installed one: its sdist carries the llama.cpp our engine runs
 CACHE = Path(os.environ.get("SFERENCE_BENCH_CACHE", Path.home() / ".cache" / "sference-bench"))
 TOOLS = ("llama-server", "llama-batched-bench")
 
@@ -32,16 +32,7 @@ def binary(tool: str = "llama-server", variant: Variant | None = None) -> Path:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     print(f"building {', '.join(TOOLS)} {VERSION}{suffix} (about 5 minutes, once)...", file=sys.stderr)
-    # The workspace venv has no pip; the interpreter that made it (python3 on PATH) does.
-    pip = [shutil.which("python3") or sys.executable, "-m", "pip"]
-    subprocess.run(
-        [*pip, "download", "--no-deps", "--no-binary", ":all:", "-d", str(work), f"llama-cpp-python=={VERSION}"],
-        check=True,
-    )
-    (sdist,) = work.glob("llama_cpp_python-*.tar.gz")
-    with tarfile.open(sdist) as tar:
-        tar.extractall(work, filter="data")
-    source = next(work.glob("llama_cpp_python-*/vendor/llama.cpp"))
+    source = extract_llama_cpp(download_sdist(VERSION, work, say=print), work / "src")
     build = work / "cmake"
     subprocess.run(
         [

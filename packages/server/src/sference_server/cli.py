@@ -178,7 +178,8 @@ def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
 @app.command("build-kernels")
 def build_kernels(
     sdist: Annotated[
-        Path | None, typer.Option("--sdist", help="A llama-cpp-python sdist to build from (default: from PyPI).")
+        Path | None,
+        typer.Option("--sdist", help="A llama-cpp-python sdist to build from (default: from the package index)."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Build again even if built.")] = False,
 ) -> None:

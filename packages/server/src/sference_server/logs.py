@@ -1,6 +1,6 @@
 """The server's log: plain text or one JSON object a line, with the ids of what a line is about.
 
-Code that handles one HTTP request or one item binds its ids (:func:`bind`) in a context variable,
+Code that handles one HTTP request or one item binds its ids (:func:`bound`) in a context variable,
 so every line logged meanwhile carries them (``request_id``; ``item_id``, ``batch_id``,
 ``stream_id``) without passing them around. A line holds only the message and those ids: request
 bodies, prompts, answers and keys are never given to the log.

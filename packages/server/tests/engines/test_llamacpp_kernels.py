@@ -19,7 +19,7 @@ import pytest
 
 from sference_server.engines.llamacpp import kernels
 from sference_server.engines.llamacpp.kernels import AVX512_BF16, choose, cpu_flags, library_path
-from sference_server.engines.llamacpp.kernels_build import BuildError, _download, _extract_llama_cpp
+from sference_server.engines.llamacpp.kernels_build import BuildError, download_sdist, extract_llama_cpp
 from sference_server.engines.llamacpp.repack import resolve
 
 ALL = AVX512_BF16.cpu_flags | {"sse4_2", "avx"}
@@ -136,13 +136,13 @@ def test_only_the_sdists_own_vendored_llama_cpp_is_unpacked(tmp_path: Path) -> N
             }
         )
     )
-    source = _extract_llama_cpp(archive, tmp_path / "src")
+    source = extract_llama_cpp(archive, tmp_path / "src")
     assert (source / "CMakeLists.txt").read_bytes() == b"project(x)"
     assert not (tmp_path / "src" / "llama_cpp_python-9.9.9" / ".git").exists()
     other = tmp_path / "other.tar.gz"
     other.write_bytes(_sdist({"something-1.0/setup.py": b""}))
     with pytest.raises(BuildError, match=r"holds no something-1\.0/vendor/llama\.cpp/"):
-        _extract_llama_cpp(other, tmp_path / "other")
+        extract_llama_cpp(other, tmp_path / "other")
 
 
 @dataclass
@@ -187,10 +187,10 @@ def index(monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
 def test_the_sdist_comes_from_the_index_and_is_checked(tmp_path: Path, index: Served) -> None:
     data = _sdist({"llama_cpp_python-9.9.9/vendor/llama.cpp/CMakeLists.txt": b"project(x)"})
     index.file, index.sha256 = data, hashlib.sha256(data).hexdigest()
-    path = _download("9.9.9", tmp_path, say=lambda _: None)
+    path = download_sdist("9.9.9", tmp_path, say=lambda _: None)
     assert path.read_bytes() == data
     index.sha256 = hashlib.sha256(b"something else").hexdigest()
     with pytest.raises(BuildError, match="does not match the SHA-256"):
-        _download("9.9.9", tmp_path, say=lambda _: None)
+        download_sdist("9.9.9", tmp_path, say=lambda _: None)
     with pytest.raises(BuildError, match=r"could not find llama_cpp_python-9\.9\.8\.tar\.gz"):
-        _download("9.9.8", tmp_path, say=lambda _: None)
+        download_sdist("9.9.8", tmp_path, say=lambda _: None)

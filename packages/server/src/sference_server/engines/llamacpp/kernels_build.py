@@ -2,9 +2,10 @@
 
 The source is the llama.cpp vendored in the llama-cpp-python sdist of the installed version, so
 the variant's ``libggml-cpu`` matches the wheel's ``libggml-base`` it links against; the sdist
-comes from the package index (checked against its published SHA-256) unless a local copy is given. Only the
-``ggml-cpu`` target is built (about two minutes on 2 cores) with the same options as the wheel
-apart from the instruction set. The result is written atomically, so concurrent builds are safe.
+comes from the package index (checked against its published SHA-256) unless a local copy is
+given. Only the ``ggml-cpu`` target is built (about 25 s on 2 cores) with the same options as the
+wheel apart from the instruction set. The result is written atomically, so concurrent builds are
+safe. ``bench/llama_server.py`` builds llama.cpp's own tools from the same source.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ def build(
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sference-kernels-") as scratch:
         work = Path(scratch)
-        archive = sdist or _download(version, work, say)
-        source = _extract_llama_cpp(archive, work / "src")
-        say(f"compiling {variant.name} kernels (ggml-cpu target only; a few minutes)...")
+        archive = sdist or download_sdist(version, work, say)
+        source = extract_llama_cpp(archive, work / "src")
+        say(f"compiling {variant.name} kernels (the ggml-cpu target only; under a minute on 2 cores)...")
         build_dir = work / "build"
         _run(
             [
@@ -97,7 +98,7 @@ def package_index() -> str:
     return DEFAULT_INDEX
 
 
-def _download(version: str, work: Path, say: Callable[[str], None]) -> Path:
+def download_sdist(version: str, work: Path, say: Callable[[str], None]) -> Path:
     """The sdist of llama-cpp-python ``version`` from the package index, its SHA-256 checked."""
     filename = f"llama_cpp_python-{version}.tar.gz"
     page = f"{package_index()}/llama-cpp-python/"
@@ -124,7 +125,7 @@ def _download(version: str, work: Path, say: Callable[[str], None]) -> Path:
     return path
 
 
-def _extract_llama_cpp(archive: Path, into: Path) -> Path:
+def extract_llama_cpp(archive: Path, into: Path) -> Path:
     """Unpack only the vendored llama.cpp of an sdist; the directory that holds it."""
     with tarfile.open(archive) as tar:
         names = tar.getnames()
