@@ -17,6 +17,7 @@ from .api.decisions.routes import router as decisions_router
 from .api.embeddings.routes import router as embeddings_router
 from .api.events.routes import router as events_router
 from .api.health.routes import router as health_router
+from .api.metrics.routes import router as metrics_router
 from .api.models.routes import router as models_router
 from .api.oauth.routes import router as oauth_router
 from .api.openai.routes import router as openai_router
@@ -78,6 +79,7 @@ def build_app(services: ApiServices, *, run_worker: bool = False) -> FastAPI:
     # The events route comes before /v1/responses/{response_id}, which would swallow it.
     routers = (
         health_router,
+        metrics_router,
         auth_router,
         oauth_router,
         batches_router,

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from prometheus_client import CollectorRegistry
 
 from . import __version__, logs
 from .bootstrap import BootstrapReport, ensure_admin
@@ -25,11 +28,14 @@ from .security.accounts import Accounts, check_password
 from .security.keys import DEFAULT_SCOPES
 from .security.passwords import hash_password
 from .services import ApiServices
+from .services.metrics import scrape_registry, serve_admin_port
 from .services.quotas import Quotas, parse_limit
 from .store import migrate as migrations
 from .store.database import Database
 from .timeutil import iso
 from .worker.runtime import WorkerRuntime
+
+log = logging.getLogger("sference.server")
 
 app = typer.Typer(
     help="sference server: batch, async and stream LLM inference.", no_args_is_help=True, add_completion=False
@@ -150,6 +156,7 @@ def worker(
         host = WorkerRuntime(core, models=model)
     except ValueError as exc:
         _fail(str(exc))
+    stop_metrics = _metrics_port(settings, scrape_registry(db))
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -162,8 +169,23 @@ def worker(
             watcher.stop()
 
     _tune_garbage_collection()
-    asyncio.run(main())
-    core.close()
+    try:
+        asyncio.run(main())
+    finally:
+        stop_metrics()
+        core.close()
+
+
+def _metrics_port(settings: Settings, registry: CollectorRegistry) -> Callable[[], None]:
+    """With ``SFERENCE_METRICS_PORT``, serve the metrics on that admin port; returns how to stop."""
+    if settings.metrics_port is None:
+        return lambda: None
+    try:
+        url, stop = serve_admin_port(registry, settings.metrics_host, settings.metrics_port)
+    except OSError as exc:
+        _fail(f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: {exc.strerror}")
+    log.info("metrics on %s", url)
+    return stop
 
 
 @app.command()
@@ -231,11 +253,13 @@ def _run_http(settings: Settings, *, migrate: bool, run_worker: bool, write_cli_
     url = f"http://{_url_host(settings.host)}:{sock.getsockname()[1]}"
     _banner(url, settings, report, write_cli_credentials=write_cli_credentials, run_worker=run_worker)
     app = build_app(services, run_worker=run_worker)
+    stop_metrics = _metrics_port(settings, services.metrics_registry)
     _tune_garbage_collection()
     config = uvicorn.Config(app, log_level="warning", access_log=False, **proxy_options(settings.trusted_proxies))
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
+        stop_metrics()
         services.close()
 
 

@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     # Serve Swagger UI at /docs (it loads its scripts and styles from a CDN, so it is off by default).
     api_docs: bool = False
 
+    # Prometheus metrics (docs/operations.md#monitoring): GET /metrics on the API port answers
+    # requests that carry this token as a bearer token (off without one); and/or every process
+    # (serve, api, worker) serves /metrics without a token on ``metrics_host:metrics_port``.
+    metrics_token: SecretStr | None = None
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
     # Logs: the level of the server's own log, its format ("text" or "json": one object a line),
     # and whether llama.cpp may write its log to stderr.
     log_level: str = "INFO"

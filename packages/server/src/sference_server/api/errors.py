@@ -26,7 +26,7 @@ def error_response(
 
 OPENAI_PREFIX = "/openai/"
 ANTHROPIC_PATH = "/v1/messages"  # Anthropic's Messages API (api/anthropic/)
-API_PREFIXES = ("/v1/", OPENAI_PREFIX, "/static/")  # paths whose errors are always this JSON
+API_PREFIXES = ("/v1/", OPENAI_PREFIX, "/static/", "/metrics")  # paths whose errors are always this JSON
 OPENAI_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",

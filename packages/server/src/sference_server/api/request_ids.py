@@ -1,6 +1,7 @@
 """``X-Request-Id``: every request has an id, taken from the client (or a proxy) when it sends a
 sane one and made here otherwise. It is echoed on the response and carried by every log line
-logged while the request is handled, and the access line (logger ``sference.access``, INFO)
+logged while the request is handled; its duration goes to the metrics by route template
+(``sference_http_request_duration_seconds``), and the access line (logger ``sference.access``, INFO)
 closes the request with its method, path (never the query), status and duration. An error no
 handler caught is logged here, with the id, and answered with a 500 that carries it."""
 
@@ -13,7 +14,7 @@ import time
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import logs
+from .. import logs, metrics
 from ..ids import uuid7
 from .errors import render
 
@@ -32,6 +33,14 @@ def request_id(scope: Scope) -> str:
                 return bytes(value).decode("ascii")
             break
     return uuid7()
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (``/v1/batches/{batch_id}``), so the metrics' labels are
+    as few as the routes; "unmatched" when no route took the request."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else "unmatched"
 
 
 class RequestIds:
@@ -65,11 +74,13 @@ class RequestIds:
                 response = render(Request(scope), 500, "internal server error; the server log has the details")
                 await response(scope, receive, send_with_id)
             finally:
+                seconds = time.perf_counter() - started
+                metrics.REQUEST_SECONDS.labels(route_template(scope), scope["method"], str(status)).observe(seconds)
                 if access.isEnabledFor(logging.INFO):
                     fields = {
                         "method": scope["method"],
                         "path": scope["path"],
                         "status": status,  # 0: the connection ended before a response began
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                        "duration_ms": round(seconds * 1000, 1),
                     }
                     access.info("%s %s %s", scope["method"], scope["path"], status, extra={"fields": fields})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry
+
 from ..config import Settings
 from ..core import Core
 from ..security.accounts import Accounts
@@ -16,6 +18,7 @@ from .events import EventService
 from .files import FileService
 from .interactive import Interactive
 from .lifecycle import Lifecycle
+from .metrics import scrape_registry
 from .openai_batches import OpenAIBatches
 from .quotas import Quotas
 from .responses import ResponseService
@@ -37,6 +40,7 @@ class ApiServices:
     openai_batches: OpenAIBatches
     interactive: Interactive
     quotas: Quotas
+    metrics_registry: CollectorRegistry  # what GET /metrics reads
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> ApiServices:
@@ -69,6 +73,7 @@ class ApiServices:
             openai_batches=OpenAIBatches(db, settings, lifecycle, batches),
             interactive=Interactive(db, lifecycle, settings.interactive_timeout_seconds),
             quotas=Quotas(db, settings),
+            metrics_registry=scrape_registry(db),
         )
 
     @property

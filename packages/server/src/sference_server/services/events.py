@@ -15,6 +15,7 @@ import asyncio
 
 import anyio
 
+from .. import metrics
 from ..errors import NotFound
 from ..notify import Signal
 from ..security.principal import Principal
@@ -55,6 +56,7 @@ class EventService:
         deadline = loop.time() + min(wait_ms, MAX_WAIT_MS) / 1000
         woken = asyncio.Event()
         self.events_signal.subscribe(woken)
+        metrics.EVENT_WAITERS.inc()
         try:
             while True:
                 woken.clear()
@@ -69,4 +71,5 @@ class EventService:
                 except TimeoutError:
                     pass
         finally:
+            metrics.EVENT_WAITERS.dec()
             self.events_signal.unsubscribe(woken)

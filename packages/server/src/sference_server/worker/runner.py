@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from .. import logs
+from .. import logs, metrics
 from ..config import Settings
 from ..domain.decisions import DecisionRequest
 from ..domain.states import ItemStatus, Priority
@@ -91,6 +91,7 @@ class Worker:
         self.events_signal = events_signal
         self.live = live
         self._inflight: dict[str, _InFlight] = {}
+        self._models: dict[str, str] = {}  # item id -> model, from its claim until its outcome is written
         self._outcomes: asyncio.Queue[queue.Outcome] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._new_work = asyncio.Event()  # set by the work signal: maybe an interactive request
@@ -190,6 +191,16 @@ class Worker:
         for item in claimed:
             task = asyncio.create_task(self._run_item(item, engine), name=f"item-{item.id}")
             self._inflight[item.id] = _InFlight(item, task)
+            self._models[item.id] = item.model
+        if claimed:
+            metrics.CLAIMED.labels(claimed[0].model).inc(len(claimed))  # one model per claim
+
+    def busy(self) -> dict[str, int]:
+        """Items running now, by model."""
+        counts = dict.fromkeys(self.engines, 0)
+        for flight in self._inflight.values():
+            counts[flight.item.model] = counts.get(flight.item.model, 0) + 1
+        return counts
 
     def _claim(self, model: str, limit: int, max_priority: int | None) -> list[queue.ClaimedItem]:
         with self.db.write() as conn:
@@ -222,6 +233,8 @@ class Worker:
             outcome = await self._outcome_of(item, engine)
         if outcome is not None:
             self._outcomes.put_nowait(outcome)
+        else:
+            self._models.pop(item.id, None)
 
     async def _outcome_of(self, item: queue.ClaimedItem, engine: Engine) -> queue.Outcome | None:
         outcome: queue.Outcome | None
@@ -323,8 +336,30 @@ class Worker:
         with self.db.write() as conn:
             accepted = queue.record_outcomes(conn, worker_id=self.worker_id, outcomes=outcomes, now=now())
         self._announce_events()
+        self._count(outcomes, accepted)
         if len(accepted) < len(outcomes):
             log.info("%d results discarded: their items were cancelled or reclaimed", len(outcomes) - len(accepted))
+
+    def _count(self, outcomes: list[queue.Outcome], accepted: set[str]) -> None:
+        """Count what was written (a result refused as no longer ours is not counted)."""
+        for outcome in outcomes:
+            model = self._models.pop(outcome.item_id, "")
+            if outcome.item_id not in accepted:
+                continue
+            code = outcome.error.code if outcome.error is not None else ""
+            if outcome.status == ItemStatus.QUEUED:
+                if outcome.error is not None:  # a transient error (else a hand-back at shutdown)
+                    metrics.RETRIED.labels(model, code).inc()
+                continue
+            metrics.FINISHED.labels(model, outcome.status.value, code).inc()
+            usage = outcome.usage
+            for kind, tokens in (
+                ("input", usage.prompt_tokens),
+                ("output", usage.completion_tokens),
+                ("cached", usage.cached_tokens),
+            ):
+                if tokens:
+                    metrics.TOKENS.labels(model, kind).inc(tokens)
 
     # -- leases and housekeeping ------------------------------------------------------------
 

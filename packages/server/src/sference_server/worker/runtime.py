@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 
+from .. import metrics
 from ..core import Core
 from ..engines.base import Engine
 from ..engines.registry import build_engine
 from ..engines.upstream.engine import UpstreamEngine
 from ..store.changes import PieceSender
 from .runner import Worker
+
+SAMPLE_SECONDS = 1.0
 
 
 class WorkerRuntime:
@@ -32,6 +35,7 @@ class WorkerRuntime:
         self._started = False
         self._piece_sender: PieceSender | None = None
         self._worker: Worker | None = None
+        self._sampler: asyncio.Task[None] | None = None
         core.engine_states = self.states
         core.engine_replicas = self.replicas
 
@@ -53,6 +57,22 @@ class WorkerRuntime:
             if isinstance(engine, UpstreamEngine)
         }
 
+    async def _sample_load(self) -> None:
+        """Keep the gauges of engine slots and upstream replicas current (once a second: they
+        change with every request, and nobody reads them more often)."""
+        while True:
+            busy = self._worker.busy() if self._worker is not None else {}
+            for model, engine in self.engines.items():
+                metrics.SLOTS.labels(model).set(engine.capacity)
+                metrics.SLOTS_BUSY.labels(model).set(busy.get(model, 0))
+                if isinstance(engine, UpstreamEngine):
+                    for replica in engine.replicas:
+                        labels = (model, replica.base_url)
+                        metrics.REPLICA_UP.labels(*labels).set(1 if replica.up else 0)
+                        metrics.REPLICA_LIMIT.labels(*labels).set(replica.limit.value)
+                        metrics.REPLICA_IN_FLIGHT.labels(*labels).set(replica.in_flight)
+            await asyncio.sleep(SAMPLE_SECONDS)
+
     async def start(self) -> None:
         """Start the engines, then work in a background task until ``stop``."""
         worker = await self._start_engines()
@@ -69,6 +89,7 @@ class WorkerRuntime:
     async def _start_engines(self) -> Worker:
         await asyncio.gather(*(engine.start() for engine in self.engines.values()))
         self._started = True
+        self._sampler = asyncio.create_task(self._sample_load(), name="load-sampler")
         if self.core.db.is_postgres:  # API processes elsewhere may stream what we make
             self._piece_sender = PieceSender(self.core.db)
             self.core.live.forward = self._piece_sender
@@ -90,6 +111,9 @@ class WorkerRuntime:
 
     async def _stop_engines(self) -> None:
         self._started = False
+        if self._sampler is not None:
+            self._sampler.cancel()
+            self._sampler = None
         await asyncio.gather(*(engine.stop() for engine in self.engines.values()))
         if self._piece_sender is not None:
             self.core.live.forward = None
