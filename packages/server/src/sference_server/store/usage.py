@@ -20,7 +20,6 @@ The day is the UTC date of the moment the items finished (their ``completed_at``
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,27 +47,41 @@ def utc_day(when: float) -> str:
     return datetime.fromtimestamp(when, UTC).date().isoformat()
 
 
+_COLUMN = {status: index for index, status in enumerate(FINISHED)}  # a status's place in COUNTS
+_TOKENS_AT = len(FINISHED)  # where the token counts start in COUNTS
+
+
 @dataclass
 class UsageTally:
-    """What one transaction adds to ``usage_days``, per (user, day, model)."""
+    """What one transaction adds to ``usage_days``, per (user, day, model). Counted per item on
+    the worker's record path, so kept cheap: a list of numbers per group, the day worked out once
+    per distinct time (a transaction's items all finish at the same ``now``)."""
 
-    groups: dict[tuple[str, str, str], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    groups: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
+    _days: dict[float, str] = field(default_factory=dict)
 
     def add(self, user_id: str, model: str, status: ItemStatus, usage: Usage, when: float) -> None:
         """Count one item that finished ``status`` at ``when`` with ``usage``."""
-        counts = self.groups[(user_id, utc_day(when), model)]
-        counts[f"{status.value}_count"] += 1
-        counts["prompt_tokens"] += usage.prompt_tokens
-        counts["completion_tokens"] += usage.completion_tokens
-        counts["cached_tokens"] += usage.cached_tokens
-        counts["reasoning_tokens"] += usage.reasoning_tokens
+        day = self._days.get(when)
+        if day is None:
+            day = self._days[when] = utc_day(when)
+        counts = self.groups.get((user_id, day, model))
+        if counts is None:
+            counts = self.groups[(user_id, day, model)] = [0] * len(COUNTS)
+        counts[_COLUMN[status]] += 1
+        if usage.prompt_tokens or usage.completion_tokens:
+            at = _TOKENS_AT
+            counts[at] += usage.prompt_tokens
+            counts[at + 1] += usage.completion_tokens
+            counts[at + 2] += usage.cached_tokens
+            counts[at + 3] += usage.reasoning_tokens
 
     def apply(self, tx: Tx) -> None:
         """One statement for every group, in key order (the lock order between writers)."""
         if not self.groups:
             return
         rows = [
-            {**dict(zip(KEY, key, strict=True)), **{name: counts[name] for name in COUNTS}}
+            {**dict(zip(KEY, key, strict=True)), **dict(zip(COUNTS, counts, strict=True))}
             for key, counts in sorted(self.groups.items())
         ]
         _ADD[tx.dialect.name].execute(tx, rows)
