@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import httpx
+
 from sference_server.domain.outcome import Usage
 from support.console import sign_in
 from support.store import complete_with_usage, seed_batch
@@ -29,6 +31,8 @@ def test_the_usage_page_charts_the_days_and_totals_the_models(api: Api) -> None:
     seed_batch(db, bob, 1, model="m-one")
     complete_with_usage(db, "m-one", [Usage(7000, 70)], at=noon("2026-04-03"))
 
+    anonymous = httpx.Client(base_url=api.url).get("/usage")
+    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/login?next=/usage"
     client = sign_in(api.url, "ann", PASSWORD)
     nav = client.get("/batches").text
     assert '<a href="/usage"' in nav
