@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
-from sference_server.domain.outcome import ChatOutput, Timings, Usage
+from sference_server.domain.outcome import ChatOutput, ItemError, Timings, Usage
 from sference_server.domain.states import COUNTER_COLUMN, ItemStatus
 from sference_server.ids import uuid7
 from sference_server.store import batches as batch_store
@@ -97,16 +97,20 @@ def seed_batch(
     return batch_id, ids
 
 
-def complete_with_usage(db: Database, model: str, usages: list[Usage]) -> None:
-    """Claim the queued items of ``model`` and record them completed with ``usages``, as a worker
-    would (for token counts the echo engine does not report, such as cached prompt tokens)."""
+def complete_with_usage(db: Database, model: str, usages: list[Usage | None], *, at: float | None = None) -> None:
+    """Claim the queued items of ``model`` and record them completed with ``usages`` (None: failed),
+    as a worker would at ``at`` (default now): for token counts the echo engine does not report,
+    such as cached prompt tokens, and for work finished on other days."""
+    when = now() if at is None else at
     with db.write() as conn:
-        claimed = queue.claim(conn, worker_id="test", models=[model], limit=len(usages), lease_seconds=60, now=now())
+        claimed = queue.claim(conn, worker_id="test", models=[model], limit=len(usages), lease_seconds=60, now=when)
         outcomes = [
-            queue.Outcome(c.id, ItemStatus.COMPLETED, output=ChatOutput("ok", "stop", usage, Timings(now(), now())))
+            queue.Outcome(c.id, ItemStatus.COMPLETED, output=ChatOutput("ok", "stop", usage, Timings(when, when)))
+            if usage is not None
+            else queue.Outcome(c.id, ItemStatus.FAILED, error=ItemError("invalid_request", "failed on purpose"))
             for c, usage in zip(claimed, usages, strict=True)
         ]
-        queue.record_outcomes(conn, worker_id="test", outcomes=outcomes, now=now())
+        queue.record_outcomes(conn, worker_id="test", outcomes=outcomes, now=when)
 
 
 def batch_row(db: Database, batch_id: str) -> Any:

@@ -26,6 +26,7 @@ from .api.request_ids import RequestIds
 from .api.responses.routes import router as responses_router
 from .api.security_headers import SecurityHeaders
 from .api.streams.routes import router as streams_router
+from .api.usage.routes import router as usage_router
 from .api.versioning import VersionHeader
 from .console import app as console
 from .services import ApiServices
@@ -91,6 +92,7 @@ def build_app(services: ApiServices, *, run_worker: bool = False) -> FastAPI:
         decisions_router,
         openai_router,
         anthropic_router,
+        usage_router,
     )
     for router in routers:
         app.include_router(router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import gc
 import json
 import logging
@@ -10,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,12 +26,14 @@ from .domain import versions
 from .domain.quotas import LIMIT_NAMES, MAX_CONCURRENT_INTERACTIVE, MAX_QUEUED_ITEMS, REQUESTS_PER_MINUTE
 from .errors import ServiceError
 from .net import listening_socket
+from .render.usage import ROW_FIELDS, usage_report
 from .security.accounts import Accounts, check_password
 from .security.keys import DEFAULT_SCOPES
 from .security.passwords import hash_password
 from .services import ApiServices
 from .services.metrics import scrape_registry, serve_admin_port
 from .services.quotas import Quotas, parse_limit
+from .services.usage import UsageService, date_range
 from .store import migrate as migrations
 from .store.database import Database
 from .timeutil import iso
@@ -508,6 +512,43 @@ def keys_revoke(
     except ServiceError as exc:
         _fail(exc.detail)
     typer.echo(f"Revoked key {key_id}.")
+
+
+class UsageFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+def usage(
+    since: Annotated[
+        str | None, typer.Option("--since", help="First UTC day, YYYY-MM-DD (default: 30 days up to --until).")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Last UTC day, YYYY-MM-DD (default: today).")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Only this user (a username); default: everybody.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Only this model.")] = None,
+    output: Annotated[UsageFormat, typer.Option("--format", help="csv (a row per day, user and model) or json.")] = (
+        UsageFormat.csv
+    ),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print usage per UTC day, user and model: requests (completed), failed, cancelled and
+    expired ones, and tokens. Reads the store directly; at most 366 days at a time."""
+    db = _open_store(_settings(data_dir, database_url), migrate=False)
+    try:
+        first, last = date_range(since, until)
+        user_id = Accounts(db).user_id(user) if user else None
+    except ServiceError as exc:
+        _fail(exc.detail)
+    report = UsageService(db).read(first, last, user_id=user_id, model=model)
+    document = usage_report(report)
+    if output is UsageFormat.json:
+        typer.echo(json.dumps(document, indent=2))
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=ROW_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(document["data"])
 
 
 def main() -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
@@ -15,7 +16,7 @@ from sference_server.store.database import Database
 from sference_server.store.items import get_item
 from sference_server.store.migrate import alembic_config, is_current, upgrade
 from sference_server.store.streams import insert_stream
-from sference_server.store.tables import batches, items, metadata, streams
+from sference_server.store.tables import batches, items, metadata, streams, usage_days
 from sference_server.timeutil import now
 from support.store import seed_batch
 
@@ -120,4 +121,55 @@ def test_token_totals_of_existing_batches_and_streams_are_filled_in_from_their_r
         }
     assert totals == {first: (80, 5), second: (8, 1), untouched: (0, 0), stream_id: (2, 3)}
     _migrate(db, "downgrade", "0005")
+    upgrade(db)
+
+
+def test_usage_of_the_items_finished_so_far_is_filled_in_per_user_model_and_utc_day(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    """0013: ``usage_days`` is summed from the items that finished before it existed (the day from
+    ``completed_at`` in UTC, cached and reasoning tokens from the stored result); items still queued
+    add nothing; the downgrade drops the table."""
+    ann, _ = make_user("ann")
+    bob, _ = make_user("bob")
+    _, (a, b, c, d) = seed_batch(db, ann, 4, model="m")
+    _, (e, queued) = seed_batch(db, bob, 2, model="other")
+    _migrate(db, "downgrade", "0012")
+    day_one = datetime(2026, 10, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+    day_two = day_one + 1  # 2026-11-01T00:00:00Z
+    usage = {"prompt_tokens": 100, "completion_tokens": 9, "cached_tokens": 64, "reasoning_tokens": 5}
+    finished = {
+        a: ("completed", day_one, usage, 100, 9),
+        b: ("completed", day_two, {"prompt_tokens": 7, "completion_tokens": 1}, 7, 1),  # before 0006's counts
+        c: ("failed", day_two, None, 0, 0),
+        d: ("cancelled", day_two, None, None, None),
+        e: ("expired", day_one, None, None, None),
+    }
+    with db.write() as conn:
+        for item_id, (status, at, counts, prompt, completion) in finished.items():
+            result = None
+            if counts is not None:
+                document = {"kind": "chat", "text": "ok", "finish_reason": "stop", "usage": counts}
+                result = json.dumps({**document, "timings": {"started_at": at, "finished_at": at}})
+            conn.execute(
+                update(items)
+                .where(items.c.id == item_id)
+                .values(
+                    status=status, completed_at=at, result=result, prompt_tokens=prompt, completion_tokens=completion
+                )
+            )
+    upgrade(db)
+    with db.read() as conn:
+        rows = {
+            (row.user_id, row.day, row.model): tuple(row)[3:]
+            for row in conn.execute(select(usage_days).order_by(usage_days.c.day))
+        }
+    assert rows == {
+        # completed, failed, cancelled, expired, prompt, completion, cached, reasoning
+        (ann, "2026-10-31", "m"): (1, 0, 0, 0, 100, 9, 64, 5),
+        (ann, "2026-11-01", "m"): (1, 1, 1, 0, 7, 1, 0, 0),
+        (bob, "2026-10-31", "other"): (0, 0, 0, 1, 0, 0, 0, 0),
+    }
+    assert queued not in finished
+    _migrate(db, "downgrade", "0012")
     upgrade(db)

@@ -23,6 +23,7 @@ from .openai_batches import OpenAIBatches
 from .quotas import Quotas
 from .responses import ResponseService
 from .streams import StreamService
+from .usage import UsageService
 
 
 @dataclass
@@ -41,6 +42,7 @@ class ApiServices:
     interactive: Interactive
     quotas: Quotas
     metrics_registry: CollectorRegistry  # what GET /metrics reads
+    usage: UsageService
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> ApiServices:
@@ -74,6 +76,7 @@ class ApiServices:
             interactive=Interactive(db, lifecycle, settings.interactive_timeout_seconds),
             quotas=Quotas(db, settings),
             metrics_registry=scrape_registry(db),
+            usage=UsageService(db),
         )
 
     @property

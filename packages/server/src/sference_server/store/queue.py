@@ -1,15 +1,16 @@
 """The durable queue: every item state change is a guarded UPDATE in one transaction with the
-batch counters and the completion event it implies.
+batch counters, the usage (store/usage.py) and the completion event it implies.
 
 Delivery contract: execution is at-least-once (an item whose worker stops heartbeating is
 claimed again once its lease runs out); results are exactly-once (a terminal write only matches
 ``status = 'running' AND lease_owner = <this worker>``, so a second completion is refused).
 
 Lock order, to keep PostgreSQL free of deadlocks, in every writer (claim, record, sweep, cancel):
-item rows, then batch and stream rows (batches then streams, each in id order), then the events
-lock. A batch cancel first moves the batch row alone (``cancelling``, its own transaction), then
-cancels items in chunks that follow the order above. PostgreSQL runs at READ COMMITTED
-(store/database.py), which the events feed relies on (store/events.py).
+item rows, then batch and stream rows (batches then streams, each in id order), then usage rows
+(in key order), then the events lock. A batch cancel first moves the batch row alone
+(``cancelling``, its own transaction), then cancels items in chunks that follow the order above.
+PostgreSQL runs at READ COMMITTED (store/database.py), which the events feed relies on
+(store/events.py).
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ from .database import Tx
 from .events import NewEvent, append_events
 from .many import ManyStatement
 from .tables import batches, items, streams
+from .usage import UsageTally
 
 CHUNK = 1000
+NO_USAGE = Usage(0, 0)  # an item that ends without an answer
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class Outcome:
 
     @property
     def usage(self) -> Usage:
-        return self.output.usage if self.output else Usage(0, 0)
+        return self.output.usage if self.output else NO_USAGE
 
 
 @dataclass(frozen=True)
@@ -100,13 +103,21 @@ class _Owned(Protocol):
     stream_id: str | None
 
 
+class _Finished(_Owned, Protocol):
+    """A returned row of an item that finished: also whose usage it is, and of which model."""
+
+    user_id: str
+    model: str
+
+
 @dataclass
 class _Deltas:
     """Counter changes per batch and per stream, applied in one UPDATE per row, batches first
-    and each in id order (the lock order)."""
+    and each in id order (the lock order); then the usage of the items that finished."""
 
     batches: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     streams: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    usage: UsageTally = field(default_factory=UsageTally)
 
     def _groups(self, row: _Owned) -> list[Counter[str]]:
         found = []
@@ -123,12 +134,14 @@ class _Deltas:
             counts[COUNTER_COLUMN[old]] -= 1
             counts[COUNTER_COLUMN[new]] += 1
 
-    def add_tokens(self, row: _Owned, usage: Usage) -> None:
+    def finish(self, row: _Finished, status: ItemStatus, usage: Usage, now: float) -> None:
+        """Count the tokens of one item that finished ``status`` (after its ``move``)."""
         for counts in self._groups(row):
             counts["prompt_tokens"] += usage.prompt_tokens
             counts["completion_tokens"] += usage.completion_tokens
             counts["cached_tokens"] += usage.cached_tokens
             counts["reasoning_tokens"] += usage.reasoning_tokens
+        self.usage.add(row.user_id, row.model, status, usage, now)
 
     def apply(self, conn: Tx, now: float, *, started: bool = False) -> list[str]:
         """Write the changes; return the ids of the batches touched."""
@@ -139,6 +152,7 @@ class _Deltas:
                 conn.execute(update(table).where(table.c.id == group_id).values(**values))
         if started:
             mark_started(conn, self.batches, now=now)
+        self.usage.apply(conn)
         return sorted(self.batches)
 
 
@@ -310,7 +324,7 @@ def record_outcomes(conn: Tx, *, worker_id: str, outcomes: Sequence[Outcome], no
         if outcome.status == ItemStatus.QUEUED:
             _put_back(conn, worker_id, outcome)
             continue
-        deltas.add_tokens(row, outcome.usage)
+        deltas.finish(row, outcome.status, outcome.usage, now)
         events.append(NewEvent(outcome.item_id, row.user_id, row.batch_id, row.stream_id, outcome.status))
         finished.append(
             {
@@ -343,7 +357,7 @@ def _still_held(conn: Tx, worker_id: str, item_ids: Sequence[str]) -> dict[str, 
     wanted = sorted(set(item_ids))
     for start in range(0, len(wanted), CHUNK):
         query = (
-            select(items.c.id, items.c.user_id, items.c.batch_id, items.c.stream_id)
+            select(items.c.id, items.c.user_id, items.c.batch_id, items.c.stream_id, items.c.model)
             .where(
                 items.c.id.in_(wanted[start : start + CHUNK]),
                 *_held_by(worker_id),
@@ -522,8 +536,9 @@ def _terminate(
         update(items)
         .where(items.c.id.in_(ids), *guard)  # type: ignore[arg-type]
         .values(status=new, error=error.to_json(), completed_at=now, lease_owner=None, lease_expires_at=None)
-        .returning(items.c.id, items.c.user_id, items.c.batch_id, items.c.stream_id)
+        .returning(items.c.id, items.c.user_id, items.c.batch_id, items.c.stream_id, items.c.model)
     ).all()
     for row in rows:
         deltas.move(row, old, new)
+        deltas.finish(row, new, NO_USAGE, now)
     return [NewEvent(r.id, r.user_id, r.batch_id, r.stream_id, new) for r in rows]

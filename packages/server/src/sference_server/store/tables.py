@@ -290,6 +290,27 @@ items = Table(
     ),
 )
 
+# Usage per user, model and UTC day (store/usage.py): requests that finished, by how, and their
+# tokens. Written in the transaction that finishes the items, so it always equals what the items
+# say, and outlives them.
+usage_days = Table(
+    "usage_days",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD, UTC, of the items' completed_at
+    Column("model", String(255), primary_key=True),
+    *(
+        Column(f"{status}_count", Integer, nullable=False, server_default=text("0"))
+        for status in ("completed", "failed", "cancelled", "expired")
+    ),
+    *(
+        Column(name, BigInteger, nullable=False, server_default=text("0"))
+        for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+    ),
+    # Every user's usage of a range of days (an administrator's report).
+    Index("ix_usage_days_day", "day"),
+)
+
 # Where each user's next queued request of one window goes in the fair order of one model and
 # priority (the fair key after the user's last one): store/fairness.py.
 fair_tails = Table(
