@@ -7,6 +7,7 @@ fails a row in its first N batches and completes it in the next: a retry can cha
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
@@ -15,10 +16,11 @@ from sqlalchemy import func, select
 
 from sference_server.store.tables import batches, items
 from support.batches import chat_row, document, result_rows, wait_terminal
+from support.console import csrf_of, sign_in
 from support.settings import ECHO_MODEL
 from support.store import assert_counters_match, seed_batch
 
-from .conftest import Api
+from .conftest import PASSWORD, Api
 
 
 @pytest.fixture
@@ -222,3 +224,36 @@ def test_a_retried_retry_with_one_idempotency_key_makes_one_batch(api: Api) -> N
     with api.services.db.read() as tx:
         count = tx.execute(select(func.count()).select_from(batches).where(batches.c.retry_of == batch["id"]))
         assert count.scalar_one() == 2
+
+
+def test_the_console_offers_a_retry_of_a_finished_batch_with_failures(api: Api) -> None:
+    _, key = api.person("ann")
+    worker = api.client(key)
+    original = submit(worker, [chat_row("good", "hello"), chat_row("flaky", "once [[fail:transient:1]]")])
+    clean = submit(worker, [chat_row("good", "hello")])
+    console = sign_in(api.url, "ann", PASSWORD)
+    page = console.get(f"/batches/{original['id']}").text
+    assert "Retry failed rows" in page and "Download merged results" not in page and "Retry of" not in page
+    assert "Retry failed rows" not in console.get(f"/batches/{clean['id']}").text
+
+    forged = console.post(f"/batches/{original['id']}/retry", data={"retry_key": "k"})
+    assert forged.status_code == 403
+    key_on_page = re.search(r'name="retry_key" value="([0-9a-f]+)"', page)
+    assert key_on_page is not None
+    form = {"csrf_token": csrf_of(page), "retry_key": key_on_page.group(1)}
+    made = console.post(f"/batches/{original['id']}/retry", data=form)
+    assert made.status_code == 303
+    retry_id = made.headers["location"].removeprefix("/batches/")
+    assert console.post(f"/batches/{original['id']}/retry", data=form).headers["location"] == made.headers["location"]
+    assert worker.get(f"/v1/batches/{retry_id}").json()["retry_of"] == original["id"]  # one retry, twice clicked
+
+    wait_terminal(worker, retry_id)
+    detail = console.get(f"/batches/{retry_id}").text
+    assert f'href="/batches/{original["id"]}"' in detail and "Download merged results" in detail
+    assert "Retry failed rows" not in detail  # all its rows completed
+    download = console.get(f"/batches/{retry_id}/results.jsonl?merged=true")
+    assert download.status_code == 200 and f"{retry_id}-merged.jsonl" in download.headers["content-disposition"]
+    assert [json.loads(line)["status"] for line in download.text.splitlines()] == ["completed", "completed"]
+
+    refused = console.post(f"/batches/{retry_id}/retry", data={"csrf_token": csrf_of(detail)})
+    assert refused.status_code == 409 and "<html" in refused.text and "nothing to retry" in refused.text
