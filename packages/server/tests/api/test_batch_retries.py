@@ -12,15 +12,18 @@ from typing import Any
 
 import httpx
 import pytest
+from openai import OpenAI
 from sqlalchemy import func, select
 
+from sference_server.services import batch_retries
 from sference_server.store.tables import batches, items
 from support.batches import chat_row, document, result_rows, wait_terminal
 from support.console import csrf_of, sign_in
 from support.settings import ECHO_MODEL
-from support.store import assert_counters_match, seed_batch
+from support.store import assert_counters_match, seed_batch, statements_run
 
 from .conftest import PASSWORD, Api
+from .test_openai import finish, line, upload
 
 
 @pytest.fixture
@@ -257,3 +260,39 @@ def test_the_console_offers_a_retry_of_a_finished_batch_with_failures(api: Api) 
 
     refused = console.post(f"/batches/{retry_id}/retry", data={"csrf_token": csrf_of(detail)})
     assert refused.status_code == 409 and "<html" in refused.text and "nothing to retry" in refused.text
+
+
+def test_a_merge_across_many_pages_keeps_every_row_once_in_order(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of 4 rows (the server runs in this process): the merge walks the original and the
+    retry page by page, one read transaction each, and still lines every row up."""
+    monkeypatch.setattr(batch_retries, "RESULTS_PAGE", 8)
+    monkeypatch.setattr(batch_retries, "MIN_MERGE_PAGE", 3)
+    client = api.user("ann")
+
+    def content(i: int) -> str:
+        return f"row {i}" + (" [[fail:transient:1]]" if i % 3 == 0 else " [[fail:permanent]]" if i % 5 == 0 else "")
+
+    original = submit(client, [chat_row(f"r{i}", content(i)) for i in range(30)])
+    again = wait_terminal(client, retry(client, original["id"]).json()["id"])
+    assert again["request_count"] == 14 and again["request_counts"]["failed"] == 4
+    with statements_run(api.services.db) as statements:
+        rows = merged(client, again["id"])
+    assert [r["custom_id"] for r in rows] == [f"r{i}" for i in range(30)]
+    assert [i for i, r in enumerate(rows) if r["status"] == "failed"] == [5, 10, 20, 25]
+    assert all(text(r) == f"echo: {content(i)}" for i, r in enumerate(rows) if r["status"] == "completed")
+    pages = [s for s, _ in statements if "FROM items" in s and "row_index >" in s]
+    assert len(pages) >= 30 // 4 + 14 // 4  # read a page at a time, not whole
+
+
+def test_a_batch_made_through_the_openai_batch_api_is_retried_as_a_sference_batch(api: Api) -> None:
+    _, key = api._make_user("ann")
+    openai, client = OpenAI(base_url=f"{api.url}/openai/v1", api_key=key, max_retries=0), api.client(key)
+    lines = [line("a", "fine", url="/v1/responses"), line("b", "once [[fail:transient:1]]", url="/v1/responses")]
+    made = openai.batches.create(input_file_id=upload(openai, lines), endpoint="/v1/responses", completion_window="24h")
+    assert finish(openai, made.id).request_counts.failed == 1
+    again = retry(client, made.id)
+    assert again.status_code == 201 and again.json()["retry_of"] == made.id
+    assert wait_terminal(client, again.json()["id"])["status"] == "completed"
+    rows = merged(client, again.json()["id"])
+    assert [(r["custom_id"], r["status"]) for r in rows] == [("a", "completed"), ("b", "completed")]
+    assert text(rows[1]) == "echo: once [[fail:transient:1]]"
