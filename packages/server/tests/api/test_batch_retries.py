@@ -296,3 +296,25 @@ def test_a_batch_made_through_the_openai_batch_api_is_retried_as_a_sference_batc
     rows = merged(client, again.json()["id"])
     assert [(r["custom_id"], r["status"]) for r in rows] == [("a", "completed"), ("b", "completed")]
     assert text(rows[1]) == "echo: once [[fail:transient:1]]"
+
+
+def test_a_retry_bigger_than_the_batch_limit_now_allows_is_refused(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = api.user("ann")
+    original = submit(client, [chat_row(f"r{i}", "[[fail:permanent]]") for i in range(3)])
+    lowered = api.services.settings.model_copy(update={"max_batch_requests": 2})  # an admin lowered it since
+    monkeypatch.setattr(api.services.batch_retries, "settings", lowered)
+    refused = retry(client, original["id"])
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == f"batch {original['id']} has more rows to retry than a batch may hold (2)"
+    with api.services.db.read() as tx:
+        assert tx.execute(select(func.count()).select_from(batches)).scalar_one() == 1
+
+
+def test_a_retry_counts_against_the_queued_items_limit(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = api.user("ann")
+    original = submit(client, [chat_row(f"r{i}", "[[fail:permanent]]") for i in range(3)])
+    monkeypatch.setattr(api.services.lifecycle, "max_queued_items", 2)
+    refused = retry(client, original["id"])
+    assert refused.status_code == 429 and refused.json()["extra"]["limit"] == "max_queued_items"
+    with api.services.db.read() as tx:
+        assert tx.execute(select(func.count()).select_from(batches)).scalar_one() == 1
