@@ -175,6 +175,33 @@ def test_batch_commands(world: World, tmp_path: Path) -> None:
     ).stderr.startswith("Unsupported --format")
 
 
+def test_batch_retry_and_merged_results(make_world: WorldMaker, tmp_path: Path) -> None:
+    world = make_world(max_attempts=1)  # one attempt: a transient failure fails the row
+    world.login()
+    lines = tmp_path / "mixed.jsonl"
+    lines.write_text("".join(json.dumps({"content": c}) + "\n" for c in ("fine", "flaky [[fail:transient:1]]")))
+    batch = world.cli.json("batch", "submit", "--input-file", str(lines), "--model", ECHO_MODEL)
+    world.cli("batch", "wait", "--batch-id", batch["id"], "--poll-interval", "0.1")
+    again = world.cli("batch", "retry", "--batch-id", batch["id"]).stdout
+    assert re.search(rf"^retry_of\s+{batch['id']}$", again, re.MULTILINE), again
+    retry_id = re.search(r"^id\s+(\S+)$", again, re.MULTILINE).group(1)  # type: ignore[union-attr]
+    assert re.search(r"^request_count\s+1$", again, re.MULTILINE)
+    done = json.loads(world.cli("batch", "wait", "--batch-id", retry_id, "--poll-interval", "0.1", "--json").stdout)
+    assert done["status"] == "completed" and done["retry_of"] == batch["id"]
+
+    out = tmp_path / "merged.jsonl"
+    world.cli("batch", "download-results", "--batch-id", retry_id, "--out", str(out), "--merged")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["custom_id"], r["status"]) for r in rows] == [("request-1", "completed"), ("request-2", "completed")]
+    merged = json.loads(world.cli("batch", "results", "--batch-id", retry_id, "--merged").stdout)
+    assert merged["results"] == rows
+    assert len(json.loads(world.cli("batch", "results", "--batch-id", retry_id).stdout)["results"]) == 1
+
+    nothing = world.cli("batch", "retry", "--batch-id", retry_id, code=1).stderr
+    assert nothing.startswith(f"409: batch {retry_id} has nothing to retry")
+    assert world.cli("batch", "retry", "--batch-id", "nope", code=1).stderr.startswith("404: no batch")
+
+
 def test_input_problems_are_one_clear_line(world: World, tmp_path: Path) -> None:
     world.login()
     broken = tmp_path / "broken.jsonl"

@@ -13,12 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from support.browser import ARGS, CHROMIUM, chromium_available, screenshot_path
 from support.jsonl import EXAMPLES
 from support.published import published_clients
+from support.settings import ECHO_MODEL
 
 from .conftest import Start
 
@@ -169,6 +171,61 @@ def test_a_person_does_everything_in_the_console(browser: Browser, server: Any, 
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{url}/batches")
     page.screenshot(path=screenshot_path("batches-phone"), full_page=True)
+    context.close()
+
+
+def test_a_batch_with_failed_rows_is_retried_from_its_page(browser: Browser, start: Start, tmp_path: Path) -> None:
+    echo = json.dumps([{"id": ECHO_MODEL, "engine": "echo"}])
+    url = start(
+        "serve",
+        "--port",
+        "0",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--no-write-cli-credentials",
+        # One attempt: a transient failure fails the row, and the retry's attempt succeeds.
+        env={"SFERENCE_ADMIN_PASSWORD": PASSWORD, "SFERENCE_MODELS": echo, "SFERENCE_MAX_ATTEMPTS": "1"},
+    ).url
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    sign_in(page, url)
+    page.goto(f"{url}/api-keys")
+    page.fill("input[name=name]", "retries")
+    page.click("text=Create key")
+    api = httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {page.locator('#new-key').inner_text().strip()}"}
+    )
+    rows = [
+        {"custom_id": name, "body": {"model": ECHO_MODEL, "messages": [{"role": "user", "content": content}]}}
+        for name, content in (
+            ("fine", "all good"),
+            ("flaky", "once [[fail:transient:1]]"),
+            ("broken", "[[fail:permanent]]"),
+        )
+    ]
+    original = api.post("/v1/batches", json={"window": "24h", "requests": rows}).json()["id"]
+
+    page.goto(f"{url}/batches/{original}")
+    expect(page.locator("h1 .status")).to_have_text("completed", timeout=60_000)
+    page.screenshot(path=screenshot_path("batch-with-failures"), full_page=True)
+    page.click("text=Retry failed rows")
+    expect(page).not_to_have_url(f"{url}/batches/{original}")
+    retry = page.url.rsplit("/", 1)[-1]
+    expect(page.locator("h1")).to_contain_text(retry)
+    expect(page.locator("dd", has_text=original)).to_be_visible()  # "Retry of", a link to the original
+    expect(page.locator("h1 .status")).to_have_text("completed", timeout=60_000)  # flaky ran, broken failed again
+    page.screenshot(path=screenshot_path("batch-retry"), full_page=True)
+    with page.expect_download() as download:
+        page.click("text=Download merged results")
+    merged = [json.loads(line) for line in Path(download.value.path()).read_text().splitlines()]
+    assert [(r["custom_id"], r["status"]) for r in merged] == [
+        ("fine", "completed"),
+        ("flaky", "completed"),
+        ("broken", "failed"),
+    ]
+    assert api.get(f"/v1/batches/{retry}").json()["request_count"] == 2
+    page.click(f"a:has-text('{original}')")
+    expect(page.locator("h1")).to_contain_text(original)
     context.close()
 
 

@@ -97,6 +97,31 @@ def test_a_submit_is_not_resent_after_a_502(scripted: ScriptedServer, kind: str)
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_retry_is_resent_after_a_502_with_the_same_idempotency_key(scripted: ScriptedServer, kind: str) -> None:
+    path = "/v1/batches/b0/retry"
+    scripted.on(path, (502, {"retry-after": "0"}, {"detail": "bad gateway"}), (201, {}, {**BATCH, "retry_of": "b0"}))
+    assert call(kind, scripted.url, "retry_batch", "b0").retry_of == "b0"
+    keys = [headers["idempotency-key"] for method, _, headers, _ in scripted.seen if method == "POST"]
+    assert len(keys) == 2 and keys[0] == keys[1] and len(keys[0]) == 36
+    call(kind, scripted.url, "retry_batch", "b0", idempotency_key="mine")
+    assert scripted.seen[-1][2]["idempotency-key"] == "mine"
+    call(kind, scripted.url, "retry_batch", "b0")
+    assert scripted.seen[-1][2]["idempotency-key"] not in (keys[0], "mine")  # a new call, a new key
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_merged_results_ask_for_merged_rows(scripted: ScriptedServer, kind: str, tmp_path: Any) -> None:
+    scripted.on("/v1/batches/b1/results.jsonl", (200, {}, b'{"custom_id": "a"}\n'))
+    call(kind, scripted.url, "download_results_jsonl", "b1", tmp_path / "out.jsonl", merged=True)
+    assert scripted.seen[-1][1] == "/v1/batches/b1/results.jsonl?merged=true"
+    call(kind, scripted.url, "download_results_jsonl", "b1", tmp_path / "plain.jsonl")
+    assert scripted.seen[-1][1] == "/v1/batches/b1/results.jsonl"
+    scripted.on("/v1/batches/b1/results", (200, {}, {"batch_id": "b1", "status": "completed", "results": []}))
+    call(kind, scripted.url, "get_results", "b1", merged=True)
+    assert scripted.seen[-1][1] == "/v1/batches/b1/results?merged=true"
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_headers_and_body_on_the_wire(scripted: ScriptedServer, kind: str) -> None:
     scripted.on("/v1/batches", (201, {}, BATCH))
     rows = [{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "m", "input": "hi"}}]

@@ -92,6 +92,7 @@ class AsyncSferenceClient:
                 json=call.json,
                 timeout=call.timeout or httpx.USE_CLIENT_DEFAULT,
                 content=_aiter(call.content()) if call.content else None,
+                headers=call.headers,
             )
             try:
                 response = await self._http.send(request, stream=stream)
@@ -161,12 +162,19 @@ class AsyncSferenceClient:
     async def cancel_batch(self, batch_id: str) -> Batch:
         return await self._run(core.cancel_batch(batch_id))
 
-    async def get_results(self, batch_id: str) -> BatchResults:
-        return await self._run(core.get_results(batch_id))
+    async def retry_batch(self, batch_id: str, *, idempotency_key: str | None = None) -> Batch:
+        """A new batch of the finished batch's failed, expired and cancelled rows (same custom_ids
+        and bodies; ``retry_of`` names ``batch_id``). Safe to resend: one idempotency key per call."""
+        return await self._run(core.retry_batch(batch_id, idempotency_key=idempotency_key))
 
-    async def download_results_jsonl(self, batch_id: str, out: str | Path | IO[bytes]) -> None:
-        """Stream the results JSONL to a path (parent folders are made) or a binary file."""
-        response = await self._send(core.download_results(batch_id), stream=True)
+    async def get_results(self, batch_id: str, *, merged: bool = False) -> BatchResults:
+        """``merged``: a retry's rows merged with those of the batches it retries (latest wins)."""
+        return await self._run(core.get_results(batch_id, merged=merged))
+
+    async def download_results_jsonl(self, batch_id: str, out: str | Path | IO[bytes], *, merged: bool = False) -> None:
+        """Stream the results JSONL to a path (parent folders are made) or a binary file;
+        ``merged``: a retry's rows merged with those of the batches it retries (latest wins)."""
+        response = await self._send(core.download_results(batch_id, merged=merged), stream=True)
         try:
             if isinstance(out, str | Path):
                 os.makedirs(Path(out).parent, exist_ok=True)

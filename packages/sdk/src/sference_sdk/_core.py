@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,7 @@ class Call[T]:
     content: Callable[[], Iterable[bytes]] | None = None  # a streamed body (made fresh per send)
     raw: bool = False  # the answer is bytes to stream, not JSON
     timeout: float | None = None  # read timeout for this call, when the default is too short
+    headers: Mapping[str, str] | None = None  # sent with every attempt of this call
 
 
 @dataclass(frozen=True)
@@ -223,12 +225,26 @@ def cancel_batch(batch_id: str) -> Call[Batch]:
     return Call("POST", f"/v1/batches/{batch_id}/cancel", Batch.model_validate, idempotent=True)
 
 
-def get_results(batch_id: str) -> Call[BatchResults]:
-    return Call("GET", f"/v1/batches/{batch_id}/results", BatchResults.model_validate, idempotent=True)
+def retry_batch(batch_id: str, *, idempotency_key: str | None = None) -> Call[Batch]:
+    """A new batch of the finished batch's failed, expired and cancelled rows. Every attempt of
+    the call carries one ``Idempotency-Key`` (the caller's, or one made here), so a resend after
+    a dropped connection answers the batch the first attempt made instead of making another."""
+    headers = {"idempotency-key": idempotency_key or str(uuid.uuid4())}
+    return Call("POST", f"/v1/batches/{batch_id}/retry", Batch.model_validate, idempotent=True, headers=headers)
 
 
-def download_results(batch_id: str) -> Call[None]:
-    return Call("GET", f"/v1/batches/{batch_id}/results.jsonl", _identity, idempotent=True, raw=True)
+def _merged(merged: bool) -> dict[str, Any] | None:
+    return {"merged": "true"} if merged else None
+
+
+def get_results(batch_id: str, *, merged: bool = False) -> Call[BatchResults]:
+    path = f"/v1/batches/{batch_id}/results"
+    return Call("GET", path, BatchResults.model_validate, idempotent=True, params=_merged(merged))
+
+
+def download_results(batch_id: str, *, merged: bool = False) -> Call[None]:
+    path = f"/v1/batches/{batch_id}/results.jsonl"
+    return Call("GET", path, _identity, idempotent=True, raw=True, params=_merged(merged))
 
 
 def wait_for_completion(

@@ -93,6 +93,7 @@ class SferenceClient:
                 json=call.json,
                 timeout=call.timeout or httpx.USE_CLIENT_DEFAULT,
                 content=call.content() if call.content else None,
+                headers=call.headers,
             )
             try:
                 response = self._http.send(request, stream=stream)
@@ -162,12 +163,19 @@ class SferenceClient:
     def cancel_batch(self, batch_id: str) -> Batch:
         return self._run(core.cancel_batch(batch_id))
 
-    def get_results(self, batch_id: str) -> BatchResults:
-        return self._run(core.get_results(batch_id))
+    def retry_batch(self, batch_id: str, *, idempotency_key: str | None = None) -> Batch:
+        """A new batch of the finished batch's failed, expired and cancelled rows (same custom_ids
+        and bodies; ``retry_of`` names ``batch_id``). Safe to resend: one idempotency key per call."""
+        return self._run(core.retry_batch(batch_id, idempotency_key=idempotency_key))
 
-    def download_results_jsonl(self, batch_id: str, out: str | Path | IO[bytes]) -> None:
-        """Stream the results JSONL to a path (parent folders are made) or a binary file."""
-        response = self._send(core.download_results(batch_id), stream=True)
+    def get_results(self, batch_id: str, *, merged: bool = False) -> BatchResults:
+        """``merged``: a retry's rows merged with those of the batches it retries (latest wins)."""
+        return self._run(core.get_results(batch_id, merged=merged))
+
+    def download_results_jsonl(self, batch_id: str, out: str | Path | IO[bytes], *, merged: bool = False) -> None:
+        """Stream the results JSONL to a path (parent folders are made) or a binary file;
+        ``merged``: a retry's rows merged with those of the batches it retries (latest wins)."""
+        response = self._send(core.download_results(batch_id, merged=merged), stream=True)
         try:
             if isinstance(out, str | Path):
                 os.makedirs(Path(out).parent, exist_ok=True)

@@ -50,6 +50,7 @@ class Batch(BaseModel):
     expires_at: str | None = None
     request_counts: RequestCounts | None = None
     error: ErrorInfo | None = None
+    retry_of: str | None = None  # the batch whose unfinished rows this one re-runs
 
     @property
     def is_terminal(self) -> bool:

@@ -22,6 +22,7 @@ app = typer.Typer(help="Submit and follow batches (24-hour windows).", no_args_i
 
 SUMMARY = [
     "id",
+    "retry_of",
     "status",
     "model",
     "request_count",
@@ -97,12 +98,18 @@ def wait(
     show(batch, as_json)
 
 
+Merged = Annotated[
+    bool,
+    typer.Option("--merged", help="For a retry: every row of the original batch, each with its latest outcome."),
+]
+
+
 @app.command()
 @handled
-def results(batch_id: BatchId, base_url: BaseUrl = None, as_json: Json = False) -> None:
+def results(batch_id: BatchId, merged: Merged = False, base_url: BaseUrl = None, as_json: Json = False) -> None:
     """Print the results payload (rows once the batch is finished)."""
     with make_client(base_url) as client:
-        print_json(client.get_results(batch_id))
+        print_json(client.get_results(batch_id, merged=merged))
 
 
 @app.command()
@@ -113,19 +120,28 @@ def cancel(batch_id: BatchId, base_url: BaseUrl = None, as_json: Json = False) -
         show(client.cancel_batch(batch_id), as_json)
 
 
+@app.command()
+@handled
+def retry(batch_id: BatchId, base_url: BaseUrl = None, as_json: Json = False) -> None:
+    """Run the failed, expired and cancelled rows of a finished batch again, as a new batch."""
+    with make_client(base_url) as client:
+        show(client.retry_batch(batch_id), as_json)
+
+
 @app.command("download-results")
 @handled
 def download_results(
     batch_id: BatchId,
     out: Annotated[Path, typer.Option("--out", help="Where to write the JSONL (folders are made).")],
     fmt: Annotated[str, typer.Option("--format", help="Only jsonl.")] = "jsonl",
+    merged: Merged = False,
     base_url: BaseUrl = None,
 ) -> None:
     """Download the results as JSONL."""
     if fmt.lower() != "jsonl":
         fail(f"Unsupported --format {fmt!r}; only jsonl is available.")
     with make_client(base_url) as client:
-        client.download_results_jsonl(batch_id, out)
+        client.download_results_jsonl(batch_id, out, merged=merged)
     typer.echo(str(out))
 
 

@@ -1,18 +1,22 @@
-"""Batches and streams: lists, details, progress, cancel, archive, results."""
+"""Batches and streams: lists, details, progress, cancel, retry, archive, results."""
 
 from __future__ import annotations
 
+import uuid
+from functools import partial
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from ..domain.states import ACTIVE_BATCH_STATUSES
+from ..domain.states import ACTIVE_BATCH_STATUSES, TERMINAL_BATCH_STATUSES
 from ..errors import Conflict
 from ..render import sference as wire
 from ..render.downloads import attachment
 from ..render.pages import newest_first
 from ..services import ApiServices
+from ..services.idempotency import check_key
 from .auth import User, as_principal, check_csrf
 from .templating import render
 
@@ -48,8 +52,16 @@ def batch(request: Request, batch_id: str, user: User) -> Response:
         }
         for r in services.batches.problem_rows(batch_id, limit=PROBLEMS_SHOWN)
     ]
+    counts = detail["request_counts"]
+    unfinished = counts["failed"] + counts["expired"] + counts["cancelled"]
     return render(
-        request, "batch.html", batch=detail, problems=problems, live=detail["status"] in ACTIVE_BATCH_STATUSES
+        request,
+        "batch.html",
+        batch=detail,
+        problems=problems,
+        live=detail["status"] in ACTIVE_BATCH_STATUSES,
+        retryable=detail["status"] in TERMINAL_BATCH_STATUSES and unfinished > 0,
+        retry_key=uuid.uuid4().hex,  # a second click on the same page makes no second retry
     )
 
 
@@ -63,14 +75,30 @@ async def cancel_batch(request: Request, batch_id: str, user: User) -> Response:
     return RedirectResponse(f"/batches/{batch_id}", status_code=303)
 
 
+@router.post("/batches/{batch_id}/retry")
+async def retry_batch(request: Request, batch_id: str, user: User) -> Response:
+    form = await request.form()
+    check_csrf(user, form.get("csrf_token"))
+    key = form.get("retry_key")
+    retry = partial(
+        _services(request).batch_retries.retry,
+        as_principal(user),
+        batch_id,
+        idempotency_key=check_key(key) if isinstance(key, str) else None,
+    )
+    made = await anyio.to_thread.run_sync(retry)  # reads and writes every row to retry
+    return RedirectResponse(f"/batches/{made.id}", status_code=303)
+
+
 @router.get("/batches/{batch_id}/results.jsonl")
-def batch_results(request: Request, batch_id: str, user: User) -> StreamingResponse:
+def batch_results(request: Request, batch_id: str, user: User, merged: bool = False) -> StreamingResponse:
     services = _services(request)
-    services.batches.get(as_principal(user), batch_id)  # 404 unless it is theirs
+    batch = services.batches.get(as_principal(user), batch_id)  # 404 unless it is theirs
+    rows = services.batch_retries.merged_rows(batch) if merged else services.batches.iter_rows(batch_id)
     return StreamingResponse(
-        wire.result_lines(services.batches.iter_rows(batch_id)),
+        wire.result_lines(rows),
         media_type="application/x-ndjson",
-        headers={"Content-Disposition": attachment(f"{batch_id}.jsonl")},
+        headers={"Content-Disposition": attachment(f"{batch_id}{'-merged' if merged else ''}.jsonl")},
     )
 
 

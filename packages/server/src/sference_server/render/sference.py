@@ -68,6 +68,7 @@ def batch(batch: Batch) -> dict[str, Any]:
             "expired": counts.expired_count,
         },
         "error": batch.error.as_dict() if batch.error else None,
+        "retry_of": batch.retry_of,
     }
 
 

@@ -13,6 +13,7 @@ from ..security.device_flow import DeviceFlow, DeviceLimits
 from ..security.sessions import ConsoleSessions
 from ..security.throttle import SignInLimits, SignInThrottle
 from ..store.database import Database
+from .batch_retries import BatchRetries
 from .batches import BatchService
 from .events import EventService
 from .files import FileService
@@ -34,6 +35,7 @@ class ApiServices:
     sessions: ConsoleSessions
     device_flow: DeviceFlow
     batches: BatchService
+    batch_retries: BatchRetries
     streams: StreamService
     responses: ResponseService
     events: EventService
@@ -68,6 +70,7 @@ class ApiServices:
             sessions=ConsoleSessions(db, SignInThrottle(db, sign_in_limits(settings))),
             device_flow=device_flow,
             batches=batches,
+            batch_retries=BatchRetries(db, settings, lifecycle, batches),
             streams=StreamService(db, lifecycle),
             responses=ResponseService(db, lifecycle),
             events=EventService(db, core.events_signal),

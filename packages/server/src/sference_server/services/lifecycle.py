@@ -193,13 +193,18 @@ class Lifecycle:
         return [refused[index] if index in refused else written[sub.new.id] for index, sub in enumerate(submissions)]
 
     def enqueue_batch(
-        self, who: Principal, parsed: ParsedBatch, *, also: Callable[[Tx, str], None] | None = None
+        self,
+        who: Principal,
+        parsed: ParsedBatch,
+        *,
+        also: Callable[[Tx, str], None] | None = None,
+        retry_of: str | None = None,
     ) -> Batch:
         """Queue a validated batch and its rows: the batch row (``ingesting``: invisible, nothing
         of it claimed), the rows in transactions of ``INGEST_CHUNK`` rows or ``INGEST_CHUNK_BYTES``
         (so other writers, such as workers' heartbeats, get the lock between them), then one
         transaction that makes it ``pending`` (``also`` adds to that one). Fails whole: what was
-        written is deleted."""
+        written is deleted. ``retry_of``: the batch whose unfinished rows these are."""
         batch_id = uuid7()
         accepted = now()
         deadline = accepted + BATCH_WINDOWS[parsed.window]
@@ -216,6 +221,7 @@ class Lifecycle:
                     deadline=deadline,
                     request_count=parsed.count,
                     status=BatchStatus.INGESTING,
+                    retry_of=retry_of,
                 ),
             )
         rows = (

@@ -26,6 +26,7 @@ class NewBatch:
     request_count: int
     status: BatchStatus = BatchStatus.PENDING
     error: ItemError | None = None  # a batch refused before it started (``failed``)
+    retry_of: str | None = None
 
 
 def insert_batch(tx: Tx, new: NewBatch) -> None:
@@ -46,6 +47,7 @@ def insert_batch(tx: Tx, new: NewBatch) -> None:
                 "request_count": new.request_count,
                 "queued_count": 0 if finished else new.request_count,
                 "error": new.error.to_json() if new.error else None,
+                "retry_of": new.retry_of,
             }
         ],
     )
@@ -66,6 +68,15 @@ def list_batches(tx: Tx, *, user_id: str, limit: int, before: str | None = None)
     if before is not None:
         query = query.where(batches.c.id < before)
     return [Batch.from_row(r) for r in tx.execute(query.order_by(batches.c.id.desc()).limit(limit))]
+
+
+def retry_chain(tx: Tx, batch_id: str) -> list[str]:
+    """The ids of the batch and of those it retries, first the one that began it:
+    ``[original, retry, retry of the retry, ..., batch_id]``."""
+    chain = [batch_id]
+    while (parent := tx.execute(select(batches.c.retry_of).where(batches.c.id == chain[-1])).scalar()) is not None:
+        chain.append(parent)
+    return chain[::-1]
 
 
 def begin_cancel(tx: Tx, batch_id: str, *, now: float) -> None:

@@ -181,6 +181,7 @@ class Batch:
     cancelled_at: float | None
     counts: Counters
     error: ItemError | None
+    retry_of: str | None  # the batch whose unfinished rows this one re-runs
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
@@ -199,6 +200,7 @@ class Batch:
             cancelled_at=m["cancelled_at"],
             counts=Counters.from_row(m),
             error=ItemError.from_json(m["error"]) if m["error"] else None,
+            retry_of=m["retry_of"],
         )
 
 

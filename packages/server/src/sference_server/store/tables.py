@@ -174,6 +174,10 @@ batches = Table(
     Column("queued_count", Integer, nullable=False),
     *outcome_counters(),
     Column("error", Text),
+    # The batch this one re-runs the unfinished rows of (POST /v1/batches/{id}/retry). No foreign
+    # key: adding one on SQLite means rebuilding the table, and the id is always the caller's own
+    # published batch, which is never deleted.
+    Column("retry_of", ID),
     Index("ix_batches_user_id", "user_id", "id"),
     # The queued-items limit: a user's batches that may still hold queued or running rows.
     Index(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
 from typing import Annotated, Any
 
@@ -13,7 +14,10 @@ from ...domain.states import TERMINAL_BATCH_STATUSES
 from ...render import sference as render
 from ...render.downloads import attachment
 from ...render.pages import newest_first
+from ...services import ApiServices
 from ...services.idempotency import check_key
+from ...store.records import Batch as BatchRecord
+from ...store.records import ResultRow
 from ..bodies import spooled_body
 from ..cursors import IdCursor
 from ..deps import IdempotencyKey, Reader, ServicesDep, Writer
@@ -59,15 +63,36 @@ def cancel_batch(batch_id: str, services: ServicesDep, who: Writer) -> dict[str,
     return render.batch(services.batches.cancel(who, batch_id))
 
 
+@router.post(
+    "/{batch_id}/retry",
+    status_code=201,
+    response_model=None,
+    responses=documented(Batch, *AUTHENTICATED, 404, 409, status=201),
+)
+def retry_batch(
+    batch_id: str, services: ServicesDep, who: Writer, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    key = check_key(idempotency_key)
+    return render.batch(services.batch_retries.retry(who, batch_id, idempotency_key=key))
+
+
+# ``merged=true``: the rows of the batch a retry began from, each with its latest finished outcome.
+Merged = Annotated[bool, Query(description="merge a retry's results with those of the batches it retries")]
+
+
 @router.get(
     "/{batch_id}/results",
     response_class=StreamingResponse,
     responses=documented(ResultsDocument, *AUTHENTICATED, 404),  # JSON, written as it is read
 )
-def get_results(batch_id: str, request: Request, services: ServicesDep, who: Reader) -> StreamingResponse:
+def get_results(
+    batch_id: str, request: Request, services: ServicesDep, who: Reader, merged: Merged = False
+) -> StreamingResponse:
     batch = services.batches.get(who, batch_id)  # now, so an unknown id is a 404, not a broken stream
     output_url = str(request.url_for("download_results", batch_id=batch_id))
-    rows = services.batches.iter_rows(batch_id) if batch.status in TERMINAL_BATCH_STATUSES else None
+    if merged:
+        output_url += "?merged=true"
+    rows = _rows(services, batch, merged) if batch.status in TERMINAL_BATCH_STATUSES else None
     return StreamingResponse(render.results_document(batch, output_url, rows), media_type="application/json")
 
 
@@ -77,14 +102,18 @@ def get_results(batch_id: str, request: Request, services: ServicesDep, who: Rea
     response_class=StreamingResponse,
     responses=documented(None, *AUTHENTICATED, 404, content=RESULT_LINES),
 )
-def download_results(batch_id: str, services: ServicesDep, who: Reader) -> StreamingResponse:
+def download_results(batch_id: str, services: ServicesDep, who: Reader, merged: Merged = False) -> StreamingResponse:
     batch = services.batches.get(who, batch_id)
     partial = batch.status not in TERMINAL_BATCH_STATUSES
     return StreamingResponse(
-        render.result_lines(services.batches.iter_rows(batch_id)),
+        render.result_lines(_rows(services, batch, merged)),
         media_type="application/x-ndjson",
         headers={
             "X-Sference-Partial": "true" if partial else "false",
-            "Content-Disposition": attachment(f"{batch_id}.jsonl"),
+            "Content-Disposition": attachment(f"{batch_id}{'-merged' if merged else ''}.jsonl"),
         },
     )
+
+
+def _rows(services: ApiServices, batch: BatchRecord, merged: bool) -> Iterator[ResultRow]:
+    return services.batch_retries.merged_rows(batch) if merged else services.batches.iter_rows(batch.id)

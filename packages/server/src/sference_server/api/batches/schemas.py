@@ -56,6 +56,7 @@ class Batch(Wire):
     usage: BatchUsage
     request_counts: BatchRequestCounts
     error: ItemError | None
+    retry_of: str | None  # the batch whose failed, expired and cancelled rows this one re-runs
 
 
 class BatchPage(Wire):
