@@ -1,7 +1,7 @@
 """Batches that re-run another batch's failed, expired and cancelled rows
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-29 17:30:00
 
 ``POST /v1/batches/{id}/retry`` makes a batch of the rows of a finished batch that did not
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
