@@ -1,7 +1,8 @@
 """Every renderer, over one fixture set, byte for byte against the wire output the service sent
 before results were stored in a neutral shape (``wire_fixtures.json``: the inputs, and what the
 renderers of that time produced for them). Deliberate additions since, and only those: the batch
-objects' ``usage`` (token totals with cached and reasoning tokens, migration 0006). Responses are
+objects' ``usage`` (token totals with cached and reasoning tokens, migration 0006) and the stream
+objects' ``webhook_responses`` (migration 0013). Responses are
 rendered in the seed's API version, which is the one of that time (the current version's shapes
 are tested in tests/api/test_versions.py).
 

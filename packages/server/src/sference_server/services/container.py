@@ -20,6 +20,7 @@ from .openai_batches import OpenAIBatches
 from .quotas import Quotas
 from .responses import ResponseService
 from .streams import StreamService
+from .webhooks import WebhookService
 
 
 @dataclass
@@ -37,6 +38,7 @@ class ApiServices:
     openai_batches: OpenAIBatches
     interactive: Interactive
     quotas: Quotas
+    webhooks: WebhookService
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> ApiServices:
@@ -69,6 +71,7 @@ class ApiServices:
             openai_batches=OpenAIBatches(db, settings, lifecycle, batches),
             interactive=Interactive(db, lifecycle, settings.interactive_timeout_seconds),
             quotas=Quotas(db, settings),
+            webhooks=WebhookService(db, settings),
         )
 
     @property
