@@ -180,6 +180,8 @@ class Deliverer:
         if refused or not addresses:
             raise RefusedAddress(f"{host} resolves to a non-public address {refused[0] if refused else '(none)'}")
         address = addresses[0]
+        if str(address) == host:  # an address already: nothing for a second lookup to change
+            return url, {}
         literal = f"[{address}]" if address.version == 6 else str(address)
         headers["host"] = parts.netloc.rpartition("@")[2]
         pinned = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
