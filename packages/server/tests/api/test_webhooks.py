@@ -3,6 +3,7 @@ receiver on loopback, which verifies every request with the reference ``standard
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -11,10 +12,11 @@ import httpx
 import pytest
 
 from support.batches import chat_row, document, wait_terminal
+from support.console import form_token, sign_in
 from support.settings import ECHO_MODEL
 from support.webhooks import Receiver
 
-from .conftest import Api
+from .conftest import PASSWORD, Api
 
 BATCH_EVENTS = ["batch.completed", "batch.failed", "batch.cancelled", "batch.expired"]
 
@@ -236,3 +238,26 @@ def test_bad_endpoints_are_refused_naming_the_field(api: Api, body: dict[str, An
     problems = answer.json()["extra"]
     assert any(p["loc"] == where and fragment in p["message"] for p in problems), problems
     assert client.get("/v1/webhooks/endpoints").json()["items"] == []  # nothing left behind
+
+
+def test_console_forms_need_their_csrf_token_and_endpoints_stay_private(api: Api, receiver: Receiver) -> None:
+    api.person("ann")
+    api.person("bob")
+    ann, bob = sign_in(api.url, "ann", PASSWORD), sign_in(api.url, "bob", PASSWORD)
+    forged = ann.post("/webhooks", data={"url": receiver.url, "events": ["batch.completed"]})
+    assert forged.status_code == 403 and "No endpoints yet." in ann.get("/webhooks").text
+    token = form_token(ann, "/webhooks")
+    bad = ann.post("/webhooks", data={"url": "ftp://x.example/", "events": ["batch.completed"], "csrf_token": token})
+    assert bad.status_code == 400 and "http:// or https://" in bad.text
+    made = ann.post("/webhooks", data={"url": receiver.url, "events": ["batch.completed"], "csrf_token": token})
+    assert made.status_code == 200 and 'id="new-secret"' in made.text
+    listed = ann.get("/webhooks").text
+    assert receiver.url in listed and "whsec_" not in listed
+    (endpoint_id,) = re.findall(r'href="/webhooks/([0-9a-f-]{36})"', listed)
+    assert bob.get(f"/webhooks/{endpoint_id}").status_code == 404
+    bob_token = form_token(bob, "/webhooks")
+    assert bob.post(f"/webhooks/{endpoint_id}/delete", data={"csrf_token": bob_token}).status_code == 404
+    assert bob.post(f"/webhooks/{endpoint_id}/test", data={"csrf_token": bob_token}).status_code == 404
+    assert ann.get(f"/webhooks/{endpoint_id}").status_code == 200
+    assert ann.post(f"/webhooks/{endpoint_id}/delete", data={"csrf_token": token}).status_code == 303
+    assert ann.get(f"/webhooks/{endpoint_id}").status_code == 404
