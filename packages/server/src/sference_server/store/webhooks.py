@@ -165,6 +165,10 @@ def enqueue(
     else:
         wanted = sorted({event.user_id for event in events})
         query = query.where(webhook_endpoints.c.user_id.in_(wanted), webhook_endpoints.c.enabled == 1)
+    if tx.dialect.name == "postgresql":
+        # Held until the commit, so an endpoint deleted meanwhile is either waited for and not
+        # seen, or waits for us: never a foreign key error in the transaction recording results.
+        query = query.with_for_update(read=True, key_share=True)
     endpoints = tx.execute(query).all()
     if not endpoints:
         return []
