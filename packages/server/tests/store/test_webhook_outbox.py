@@ -161,8 +161,18 @@ def test_claims_hold_a_delivery_for_one_deliverer_until_the_lease_ends(
     endpoint(db, ann)
     with db.write() as tx:
         (delivery_id,) = store.enqueue(tx, [store.WebhookEvent(ann, EventType.BATCH_COMPLETED, uuid7())], now=now())
-    with db.write() as tx:
+    with statements_run(db) as statements, db.read() as tx:
+        assert store.has_due(tx, now=now())
+    if db.is_sqlite:  # read from the partial index of pending deliveries, as the claim picks
+        read = next(s for s in statements if s[0].startswith("SELECT webhook_deliveries.id"))
+        assert "ix_webhook_deliveries_due" in sqlite_plan(db, *read)
+    with statements_run(db) as statements, db.write() as tx:
         (first,) = store.claim_due(tx, now=now(), limit=10, lease_seconds=60)
+    if db.is_sqlite:
+        pick = next(s for s in statements if s[0].startswith("SELECT webhook_deliveries.id"))
+        assert "ix_webhook_deliveries_due" in sqlite_plan(db, *pick)
+    with db.read() as tx:
+        assert not store.has_due(tx, now=now())
     with db.write() as tx:
         assert store.claim_due(tx, now=now(), limit=10, lease_seconds=60) == []  # held
     assert first.delivery.attempts == 1 and first.url == "http://127.0.0.1:9/h"

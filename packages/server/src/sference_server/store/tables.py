@@ -38,6 +38,7 @@ ID = String(36)
 # for a query whose WHERE holds its condition with the same constants): store/quotas.py.
 ACTIVE_OUTSIDE_BATCHES = "status IN ('queued', 'running') AND batch_id IS NULL"
 UNFINISHED_BATCH = "status IN ('ingesting', 'pending', 'running', 'cancelling')"
+PENDING_DELIVERY = "status = 'pending'"
 
 users = Table(
     "users",
@@ -414,7 +415,7 @@ webhook_deliveries = Table(
     Index(
         "ix_webhook_deliveries_due",
         "next_attempt_at",
-        sqlite_where=text("status = 'pending'"),
-        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text(PENDING_DELIVERY),
+        postgresql_where=text(PENDING_DELIVERY),
     ),
 )

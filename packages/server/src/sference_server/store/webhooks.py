@@ -14,12 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 
 from ..domain.webhooks import DeliveryStatus, EventType
 from ..ids import uuid7
 from .database import Tx
-from .tables import webhook_deliveries, webhook_endpoints
+from .tables import PENDING_DELIVERY, webhook_deliveries, webhook_endpoints
 
 
 @dataclass(frozen=True)
@@ -221,13 +221,20 @@ def redeliver(tx: Tx, delivery_id: str, *, now: float) -> None:
     )
 
 
+def has_due(tx: Tx, *, now: float) -> bool:
+    """Whether any delivery is due: a read of the partial index, so that a deliverer woken by every
+    finished request takes the writer (SQLite's single one) only when there is something to send."""
+    query = select(webhook_deliveries.c.id).where(text(PENDING_DELIVERY), webhook_deliveries.c.next_attempt_at <= now)
+    return tx.execute(query.limit(1)).first() is not None
+
+
 def claim_due(tx: Tx, *, now: float, limit: int, lease_seconds: float) -> list[ClaimedDelivery]:
     """Hold up to ``limit`` pending deliveries due by ``now`` for one attempt each: their
     ``next_attempt_at`` moves ``lease_seconds`` ahead (when a deliverer dies, that is when the
     row is due again) and the attempt is counted."""
     pick = (
         select(webhook_deliveries.c.id)
-        .where(webhook_deliveries.c.status == DeliveryStatus.PENDING, webhook_deliveries.c.next_attempt_at <= now)
+        .where(text(PENDING_DELIVERY), webhook_deliveries.c.next_attempt_at <= now)
         .order_by(webhook_deliveries.c.next_attempt_at)
         .limit(limit)
     )

@@ -103,6 +103,9 @@ class Deliverer:
     # -- in a thread: the store --------------------------------------------------------------------
 
     def _claim(self) -> list[_Ready]:
+        with self.core.db.read() as tx:
+            if not store.has_due(tx, now=now()):
+                return []
         with self.core.db.write() as tx:
             claimed = store.claim_due(tx, now=now(), limit=CLAIM, lease_seconds=LEASE_SECONDS)
         if not claimed:
