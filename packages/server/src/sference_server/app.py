@@ -28,10 +28,12 @@ from .api.security_headers import SecurityHeaders
 from .api.streams.routes import router as streams_router
 from .api.usage.routes import router as usage_router
 from .api.versioning import VersionHeader
+from .api.webhooks.routes import router as webhooks_router
 from .console import app as console
 from .services import ApiServices
 from .services.housekeeping import Housekeeping
 from .worker.runtime import WorkerRuntime
+from .worker.webhooks import Deliverer
 
 
 def build_app(services: ApiServices, *, run_worker: bool = False) -> FastAPI:
@@ -43,13 +45,18 @@ def build_app(services: ApiServices, *, run_worker: bool = False) -> FastAPI:
         watcher = services.core.watch_changes()
         host = WorkerRuntime(services.core) if run_worker else None
         housekeeping = Housekeeping(services.core) if host is None else None  # a worker sweeps itself
+        deliverer = Deliverer(services.core) if host is None else None  # and sends webhooks itself
         if host is not None:
             await host.start()
         if housekeeping is not None:
             housekeeping.start()
+        if deliverer is not None:
+            deliverer.start()
         try:
             yield
         finally:
+            if deliverer is not None:
+                await deliverer.stop()
             if housekeeping is not None:
                 await housekeeping.stop()
             if host is not None:
@@ -93,6 +100,7 @@ def build_app(services: ApiServices, *, run_worker: bool = False) -> FastAPI:
         openai_router,
         anthropic_router,
         usage_router,
+        webhooks_router,
     )
     for router in routers:
         app.include_router(router)

@@ -134,6 +134,19 @@ class Settings(BaseSettings):
     # 504: below the published CLI's 600 s read timeout, so the client sees the server's answer.
     blocking_response_seconds: float = 300.0
 
+    # Webhooks (docs/operations.md "Webhooks"). Endpoints on loopback, private, link-local or
+    # otherwise non-public addresses are refused (at registration and when a delivery's host name
+    # resolves) unless this is on: a user could otherwise reach the server's own network.
+    webhook_allow_private: bool = False
+    # Waits after the 1st, 2nd, ... failed attempt of a delivery (the last one repeats; ±20 %
+    # jitter), until ``webhook_retry_window_seconds`` after the event: then it is ``failed``.
+    webhook_retry_seconds: list[float] = Field(default=[5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0], min_length=1)
+    webhook_retry_window_seconds: float = Field(default=24 * 3600.0, gt=0)
+    # One attempt's limit (connect, send, answer); redirects are not followed.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # How often a deliverer looks for due deliveries (it also wakes when a request finishes here).
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+
     # Serve Swagger UI at /docs (it loads its scripts and styles from a CDN, so it is off by default).
     api_docs: bool = False
 

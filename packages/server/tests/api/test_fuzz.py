@@ -87,6 +87,9 @@ def known_ids(fuzz_server: ThreadServer, fuzz_key: str) -> dict[str, str]:
         upload = client.post("/openai/v1/files", files={"file": ("in.jsonl", line.encode())}, data={"purpose": "batch"})
         spec = {"input_file_id": upload.json()["id"], "endpoint": "/v1/chat/completions"}
         openai_batch = client.post("/openai/v1/batches", json=spec)
+        # ``.invalid`` never resolves (RFC 2606): the deliverer's attempts fail, as they may.
+        hook = client.post("/v1/webhooks/endpoints", json={"url": "https://hooks.example.invalid/fuzz"}).json()
+        delivery = client.post(f"/v1/webhooks/endpoints/{hook['id']}/test").json()
     return {
         "stream_id": stream["id"],
         "batch_id": batch.json()["id"],
@@ -94,6 +97,8 @@ def known_ids(fuzz_server: ThreadServer, fuzz_key: str) -> dict[str, str]:
         "file_id": upload.json()["id"],
         "openai_batch_id": openai_batch.json()["id"],
         "model_id": ECHO_MODEL,
+        "endpoint_id": hook["id"],
+        "delivery_id": delivery["id"],
     }
 
 

@@ -2,7 +2,8 @@
 before results were stored in a neutral shape (``wire_fixtures.json``: the inputs, and what the
 renderers of that time produced for them). Deliberate additions since, and only those: the batch
 objects' ``usage`` (token totals with cached and reasoning tokens, migration 0006) and ``retry_of``
-(the batch a retry re-runs, migration 0013; ``b4`` retries ``b3``). Responses are
+(the batch a retry re-runs, migration 0014; ``b4`` retries ``b3``), and the stream objects'
+``webhook_responses`` (migration 0015). Responses are
 rendered in the seed's API version, which is the one of that time (the current version's shapes
 are tested in tests/api/test_versions.py).
 

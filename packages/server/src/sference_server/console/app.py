@@ -10,13 +10,13 @@ from fastapi.staticfiles import StaticFiles
 
 from ..api import errors
 from ..errors import ServiceError
-from . import pages_auth, pages_keys, pages_usage, pages_users, pages_work
+from . import pages_auth, pages_keys, pages_usage, pages_users, pages_webhooks, pages_work
 from .auth import Forbidden, SignInRequired, sign_in_redirect
 from .templating import render
 
 
 def install(app: FastAPI) -> None:
-    for module in (pages_auth, pages_keys, pages_work, pages_usage, pages_users):
+    for module in (pages_auth, pages_keys, pages_work, pages_usage, pages_users, pages_webhooks):
         app.include_router(module.router)
     app.mount("/static/console", StaticFiles(directory=Path(__file__).parent / "static"), name="console-static")
 

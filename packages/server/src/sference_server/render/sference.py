@@ -256,6 +256,7 @@ def stream(stream: Stream, latest: LatestCompletion | None) -> dict[str, Any]:
         "total_tokens": counts.prompt_tokens + counts.completion_tokens,
         "last_completion_at": iso(latest.created_at) if latest else None,
         "latest_completion_id": latest.id if latest else None,
+        "webhook_responses": stream.webhook_responses,
     }
 
 

@@ -25,6 +25,7 @@ from .quotas import Quotas
 from .responses import ResponseService
 from .streams import StreamService
 from .usage import UsageService
+from .webhooks import WebhookService
 
 
 @dataclass
@@ -45,6 +46,7 @@ class ApiServices:
     quotas: Quotas
     metrics_registry: CollectorRegistry  # what GET /metrics reads
     usage: UsageService
+    webhooks: WebhookService
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> ApiServices:
@@ -80,6 +82,7 @@ class ApiServices:
             quotas=Quotas(db, settings),
             metrics_registry=scrape_registry(db),
             usage=UsageService(db),
+            webhooks=WebhookService(db, settings),
         )
 
     @property

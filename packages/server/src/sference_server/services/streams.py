@@ -18,10 +18,18 @@ class StreamService:
         self.db = db
         self.lifecycle = lifecycle
 
-    def create(self, who: Principal, *, name: str, window: str) -> Stream:
+    def create(self, who: Principal, *, name: str, window: str, webhook_responses: bool = False) -> Stream:
         stream_id = uuid7()
         with self.db.write() as tx:
-            store.insert_stream(tx, stream_id=stream_id, user_id=who.user_id, name=name, window=window, now=now())
+            store.insert_stream(
+                tx,
+                stream_id=stream_id,
+                user_id=who.user_id,
+                name=name,
+                window=window,
+                now=now(),
+                webhook_responses=webhook_responses,
+            )
         return self.get(who, stream_id)
 
     def get(self, who: Principal, stream_id: str) -> Stream:
@@ -39,11 +47,22 @@ class StreamService:
         with self.db.read() as tx:
             return store.list_streams(tx, user_id=who.user_id, limit=limit + 1, before=before)
 
-    def patch(self, who: Principal, stream_id: str, *, name: str | None, status: str | None) -> None:
+    def patch(
+        self,
+        who: Principal,
+        stream_id: str,
+        *,
+        name: str | None,
+        status: str | None,
+        webhook_responses: bool | None = None,
+    ) -> None:
         current = self.get(who, stream_id)
         if name is not None:
             with self.db.write() as tx:
                 store.rename(tx, stream_id, name, now=now())
+        if webhook_responses is not None:
+            with self.db.write() as tx:
+                store.set_webhook_responses(tx, stream_id, webhook_responses, now=now())
         if status is not None and status != current.status:
             self._move(stream_id, StreamStatus(status), current.status)
 

@@ -1,4 +1,7 @@
-"""The batch table: create, read, list, finish and cancel."""
+"""The batch table: create, read, list, finish and cancel.
+
+Every move of a batch to a terminal status queues its webhook deliveries in the same transaction
+(store/webhooks.py ``enqueue``: one indexed read when the user has no endpoint)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ from sqlalchemy import insert, select, update
 
 from ..domain.outcome import ItemError
 from ..domain.states import BATCH_TRANSITIONS, RUNNABLE_BATCH_STATUSES, BatchStatus, batch_outcome
-from . import guards
+from ..domain.webhooks import batch_event
+from . import guards, webhooks
 from .database import Tx
 from .records import Batch
 from .tables import batches
@@ -51,6 +55,9 @@ def insert_batch(tx: Tx, new: NewBatch) -> None:
             }
         ],
     )
+    if finished:
+        event = webhooks.WebhookEvent(new.user_id, batch_event(new.status, expired=0), new.id)
+        webhooks.enqueue(tx, [event], now=new.created_at)
 
 
 def get_batch(tx: Tx, batch_id: str, *, user_id: str | None = None) -> Batch | None:
@@ -92,6 +99,9 @@ def mark_cancelled(tx: Tx, batch_id: str, *, now: float) -> None:
     guards.move(
         tx, batches, batch_id, BatchStatus.CANCELLED, BATCH_TRANSITIONS, what="batch", completed_at=now, updated_at=now
     )
+    user_id = tx.execute(select(batches.c.user_id).where(batches.c.id == batch_id)).scalar_one()
+    event = webhooks.WebhookEvent(user_id, batch_event(BatchStatus.CANCELLED, expired=0), batch_id)
+    webhooks.enqueue(tx, [event], now=now)
 
 
 def cancelling_batches(tx: Tx, *, limit: int) -> list[str]:
@@ -123,6 +133,7 @@ def finish_batches_if_done(tx: Tx, batch_ids: Iterable[str], now: float) -> None
             batches.c.running_count == 0,
         )
     ).all()
+    events: list[webhooks.WebhookEvent] = []
     for row in done:
         batch = Batch.from_row(row)
         status, code, message = batch_outcome(
@@ -142,3 +153,7 @@ def finish_batches_if_done(tx: Tx, batch_ids: Iterable[str], now: float) -> None
             completed_at=now,
             updated_at=now,
         )
+        events.append(
+            webhooks.WebhookEvent(batch.user_id, batch_event(status, expired=batch.counts.expired_count), batch.id)
+        )
+    webhooks.enqueue(tx, events, now=now)

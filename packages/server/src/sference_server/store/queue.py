@@ -33,6 +33,8 @@ from ..domain.states import (
     Priority,
     check_transition,
 )
+from ..domain.webhooks import EventType
+from . import webhooks
 from .batches import finish_batches_if_done, mark_started
 from .clock import database_now
 from .database import Tx
@@ -118,6 +120,7 @@ class _Deltas:
     batches: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     streams: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     usage: UsageTally = field(default_factory=UsageTally)
+    webhook_streams: set[str] = field(default_factory=set)
 
     def _groups(self, row: _Owned) -> list[Counter[str]]:
         found = []
@@ -144,12 +147,19 @@ class _Deltas:
         self.usage.add(row.user_id, row.model, status, usage, now)
 
     def apply(self, conn: Tx, now: float, *, started: bool = False) -> list[str]:
-        """Write the changes; return the ids of the batches touched."""
+        """Write the changes; return the ids of the batches touched. The streams that asked for
+        ``response.completed`` webhooks are left in ``webhook_streams`` (read by the same UPDATE)."""
         for table, groups in ((batches, self.batches), (streams, self.streams)):
             for group_id in sorted(groups):
                 values: dict[str, Any] = {col: table.c[col] + delta for col, delta in groups[group_id].items() if delta}
                 values["updated_at"] = now
-                conn.execute(update(table).where(table.c.id == group_id).values(**values))
+                statement = update(table).where(table.c.id == group_id).values(**values)
+                if table is streams:
+                    flag = conn.execute(statement.returning(streams.c.webhook_responses)).scalar()
+                    if flag:
+                        self.webhook_streams.add(group_id)
+                else:
+                    conn.execute(statement)
         if started:
             mark_started(conn, self.batches, now=now)
         self.usage.apply(conn)
@@ -340,6 +350,13 @@ def record_outcomes(conn: Tx, *, worker_id: str, outcomes: Sequence[Outcome], no
         )
     _FINISH.execute(conn, finished)
     finish_batches_if_done(conn, deltas.apply(conn, now), now)
+    if deltas.webhook_streams:
+        completed = [
+            webhooks.WebhookEvent(e.user_id, EventType.RESPONSE_COMPLETED, e.item_id)
+            for e in events
+            if e.stream_id in deltas.webhook_streams and e.status == ItemStatus.COMPLETED
+        ]
+        webhooks.enqueue(conn, completed, now=now)
     append_events(conn, events, now)
     return accepted
 

@@ -216,6 +216,7 @@ class Stream:
     cancelled_at: float | None
     archived_at: float | None
     counts: Counters
+    webhook_responses: bool = False  # its completed items send ``response.completed`` webhooks
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
@@ -231,6 +232,7 @@ class Stream:
             cancelled_at=m["cancelled_at"],
             archived_at=m["archived_at"],
             counts=Counters.from_row(m),
+            webhook_responses=bool(m.get("webhook_responses") or 0),
         )
 
 

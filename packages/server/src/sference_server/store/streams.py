@@ -11,7 +11,9 @@ from .records import LatestCompletion, Stream
 from .tables import completion_events, streams
 
 
-def insert_stream(tx: Tx, *, stream_id: str, user_id: str, name: str, window: str, now: float) -> None:
+def insert_stream(
+    tx: Tx, *, stream_id: str, user_id: str, name: str, window: str, now: float, webhook_responses: bool = False
+) -> None:
     tx.execute(
         insert(streams),
         [
@@ -23,6 +25,7 @@ def insert_stream(tx: Tx, *, stream_id: str, user_id: str, name: str, window: st
                 "status": StreamStatus.OPEN,
                 "created_at": now,
                 "updated_at": now,
+                "webhook_responses": int(webhook_responses),
             }
         ],
     )
@@ -61,6 +64,11 @@ def move_to(tx: Tx, stream_id: str, target: StreamStatus, *, now: float) -> None
 
 def rename(tx: Tx, stream_id: str, name: str, *, now: float) -> None:
     tx.execute(update(streams).where(streams.c.id == stream_id).values(name=name, updated_at=now))
+
+
+def set_webhook_responses(tx: Tx, stream_id: str, on: bool, *, now: float) -> None:
+    """Whether the stream's items send ``response.completed`` webhooks as they complete."""
+    tx.execute(update(streams).where(streams.c.id == stream_id).values(webhook_responses=int(on), updated_at=now))
 
 
 def count_new_item(tx: Tx, stream_id: str, *, now: float) -> bool:

@@ -38,6 +38,7 @@ ID = String(36)
 # for a query whose WHERE holds its condition with the same constants): store/quotas.py.
 ACTIVE_OUTSIDE_BATCHES = "status IN ('queued', 'running') AND batch_id IS NULL"
 UNFINISHED_BATCH = "status IN ('ingesting', 'pending', 'running', 'cancelling')"
+PENDING_DELIVERY = "status = 'pending'"
 
 users = Table(
     "users",
@@ -204,6 +205,8 @@ streams = Table(
     Column("request_count", Integer, nullable=False, server_default=text("0")),
     Column("queued_count", Integer, nullable=False, server_default=text("0")),
     *outcome_counters(),
+    # 1: each item that completes sends a ``response.completed`` webhook (store/webhooks.py).
+    Column("webhook_responses", Integer, nullable=False, server_default=text("0")),
     Index("ix_streams_user_id", "user_id", "id"),
 )
 
@@ -393,4 +396,51 @@ openai_batches = Table(
     Column("error_file_id", String(48)),  # made when it finishes with rows that did not complete
     Column("metadata", Text),
     Column("errors", Text),  # validation errors, for a batch that failed before it started
+)
+
+
+# Where a user's webhooks go (docs/api.md "Webhooks"). ``secret`` is the Standard Webhooks signing
+# key (``whsec_...``): kept in plain text because every delivery is signed with it (docs/security.md).
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("events", String(512), nullable=False),  # event types, space separated
+    Column("description", String(500), nullable=False),
+    Column("enabled", Integer, nullable=False, server_default=text("1")),
+    Column("created_at", Float, nullable=False),
+    Index("ix_webhook_endpoints_user_id", "user_id", "id"),
+)
+
+# The outbox: one row per event and endpoint, inserted in the transaction that made the event
+# happen (a batch finishing, a stream item completing), so a crash never loses one. The deliverer
+# (worker/webhooks.py) claims due rows by moving ``next_attempt_at`` past its lease.
+# ``payload`` is rendered by the first attempt and sent byte for byte by every later one.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", ID, primary_key=True),  # the ``webhook-id`` header: the same on every attempt
+    Column("endpoint_id", ID, ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("subject_id", ID, nullable=False),  # the batch, item or endpoint the event is about
+    Column("payload", Text),
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_attempt_at", Float),
+    Column("last_status_code", Integer),
+    Column("last_error", String(500)),
+    Column("created_at", Float, nullable=False),
+    Column("delivered_at", Float),
+    Index("ix_webhook_deliveries_endpoint_id", "endpoint_id", "id"),
+    Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=text(PENDING_DELIVERY),
+        postgresql_where=text(PENDING_DELIVERY),
+    ),
 )

@@ -12,6 +12,7 @@ from ..engines.registry import build_engine
 from ..engines.upstream.engine import UpstreamEngine
 from ..store.changes import PieceSender
 from .runner import Worker
+from .webhooks import Deliverer
 
 SAMPLE_SECONDS = 1.0
 
@@ -36,6 +37,7 @@ class WorkerRuntime:
         self._piece_sender: PieceSender | None = None
         self._worker: Worker | None = None
         self._sampler: asyncio.Task[None] | None = None
+        self._deliverer = Deliverer(core)  # every worker sends the webhook outbox too
         core.engine_states = self.states
         core.engine_replicas = self.replicas
 
@@ -76,14 +78,17 @@ class WorkerRuntime:
     async def start(self) -> None:
         """Start the engines, then work in a background task until ``stop``."""
         worker = await self._start_engines()
+        self._deliverer.start()
         self._task = asyncio.create_task(worker.run(self.stop_event), name="worker")
 
     async def run(self, *, burst: bool = False) -> None:
         """Start the engines and work in the foreground until stopped (or drained, with ``burst``)."""
         worker = await self._start_engines()
+        self._deliverer.start()
         try:
             await worker.run(self.stop_event, burst=burst)
         finally:
+            await self._deliverer.stop()
             await self._stop_engines()
 
     async def _start_engines(self) -> Worker:
@@ -107,6 +112,7 @@ class WorkerRuntime:
         self.stop_event.set()
         if self._task is not None:
             await self._task
+        await self._deliverer.stop()
         await self._stop_engines()
 
     async def _stop_engines(self) -> None:

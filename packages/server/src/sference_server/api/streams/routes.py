@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/streams", tags=["streams"])
 
 @router.post("", status_code=201, response_model=None, responses=documented(Stream, *AUTHENTICATED, status=201))
 def create_stream(spec: StreamCreate, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    stream = services.streams.create(who, name=spec.name, window=spec.window)
+    stream = services.streams.create(who, name=spec.name, window=spec.window, webhook_responses=spec.webhook_responses)
     return render.stream(stream, None)
 
 
@@ -36,5 +36,7 @@ def get_stream(stream_id: str, services: ServicesDep, who: Reader) -> dict[str, 
 
 @router.patch("/{stream_id}", response_model=None, responses=documented(Stream, *AUTHENTICATED, 404, 409))
 def patch_stream(stream_id: str, change: StreamPatch, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    services.streams.patch(who, stream_id, name=change.name, status=change.status)
+    services.streams.patch(
+        who, stream_id, name=change.name, status=change.status, webhook_responses=change.webhook_responses
+    )
     return render.stream(*services.streams.detail(who, stream_id))

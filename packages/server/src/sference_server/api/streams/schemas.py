@@ -13,11 +13,14 @@ from ..openapi import Wire
 class StreamCreate(BaseModel):
     name: PlainText = Field(min_length=1, max_length=200)
     window: Literal["1h", "24h"] = "24h"
+    # Each item that completes sends a ``response.completed`` webhook (docs/api.md "Webhooks").
+    webhook_responses: bool = False
 
 
 class StreamPatch(BaseModel):
     name: PlainText | None = Field(default=None, min_length=1, max_length=200)
     status: Literal["cancelled", "archived"] | None = None
+    webhook_responses: bool | None = None
 
 
 class StreamSummary(Wire):
@@ -46,6 +49,7 @@ class Stream(StreamSummary):
     total_tokens: int
     last_completion_at: str | None
     latest_completion_id: str | None
+    webhook_responses: bool
 
 
 class StreamPage(Wire):
