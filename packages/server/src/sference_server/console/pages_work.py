@@ -30,7 +30,8 @@ def _services(request: Request) -> ApiServices:
 @router.get("/batches")
 def batches(request: Request, user: User, before: str | None = None) -> Response:
     listed = _services(request).batches.list(as_principal(user), limit=PAGE, before=before)
-    page = newest_first(listed, PAGE, wire.batch)
+    estimates = _services(request).estimates
+    page = newest_first(listed, PAGE, lambda b: wire.batch(b, estimates.batch(b)))
     live = any(b["status"] in ACTIVE_BATCH_STATUSES for b in page["items"])
     return render(request, "batches.html", page=page, live=live)
 
@@ -38,7 +39,8 @@ def batches(request: Request, user: User, before: str | None = None) -> Response
 @router.get("/batches/{batch_id}")
 def batch(request: Request, batch_id: str, user: User) -> Response:
     services = _services(request)
-    detail = wire.batch(services.batches.get(as_principal(user), batch_id))
+    found = services.batches.get(as_principal(user), batch_id)
+    detail = wire.batch(found, services.estimates.batch(found))
     problems = [
         {
             "row": r.row_index,

@@ -12,6 +12,7 @@ from ..security.sessions import ConsoleSessions
 from ..security.throttle import SignInLimits, SignInThrottle
 from ..store.database import Database
 from .batches import BatchService
+from .estimates import Estimates
 from .events import EventService
 from .files import FileService
 from .interactive import Interactive
@@ -30,6 +31,7 @@ class ApiServices:
     sessions: ConsoleSessions
     device_flow: DeviceFlow
     batches: BatchService
+    estimates: Estimates
     streams: StreamService
     responses: ResponseService
     events: EventService
@@ -54,7 +56,8 @@ class ApiServices:
             max_queued_items=settings.max_queued_items,
         )
         device_flow = DeviceFlow(db, interval=settings.device_poll_seconds, limits=device_limits(settings))
-        batches = BatchService(db, settings, lifecycle)
+        estimates = Estimates(db)
+        batches = BatchService(db, settings, lifecycle, estimates)
         return cls(
             core=core,
             lifecycle=lifecycle,
@@ -62,7 +65,8 @@ class ApiServices:
             sessions=ConsoleSessions(db, SignInThrottle(db, sign_in_limits(settings))),
             device_flow=device_flow,
             batches=batches,
-            streams=StreamService(db, lifecycle),
+            estimates=estimates,
+            streams=StreamService(db, lifecycle, estimates),
             responses=ResponseService(db, lifecycle),
             events=EventService(db, core.events_signal),
             files=FileService(db, settings.max_batch_bytes, settings.max_line_bytes),

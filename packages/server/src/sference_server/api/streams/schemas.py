@@ -46,6 +46,7 @@ class Stream(StreamSummary):
     total_tokens: int
     last_completion_at: str | None
     latest_completion_id: str | None
+    estimated_completion_at: str | None  # while requests are queued or running, when known
 
 
 class StreamPage(Wire):
