@@ -56,7 +56,7 @@ class ApiServices:
             max_queued_items=settings.max_queued_items,
         )
         device_flow = DeviceFlow(db, interval=settings.device_poll_seconds, limits=device_limits(settings))
-        estimates = Estimates(db)
+        estimates = Estimates(db, urgent_seconds=settings.urgent_seconds, cache_seconds=settings.estimate_cache_seconds)
         batches = BatchService(db, settings, lifecycle, estimates)
         return cls(
             core=core,

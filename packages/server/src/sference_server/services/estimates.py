@@ -12,22 +12,21 @@ from ..domain.states import BatchStatus, ItemStatus, Priority, StreamStatus
 from ..security.principal import Principal
 from ..store import estimates as store
 from ..store.database import Database, Tx
-from ..store.queue import URGENT_SECONDS
 from ..store.records import Batch, Stream
 from ..timeutil import now
 from ..ttl_cache import TtlCache
 
 SAMPLE_SECONDS = 600.0  # throughput is measured on requests completed in the last ten minutes
 SAMPLE_EVENTS = 5000  # of the newest terminal events at most (a bounded read at any rate)
-CACHE_SECONDS = 5.0
 ESTIMATED_BATCH_STATUSES = (BatchStatus.PENDING, BatchStatus.RUNNING)
 
 _ALL_MODELS = ""
 
 
 class Estimates:
-    def __init__(self, db: Database, *, cache_seconds: float = CACHE_SECONDS) -> None:
+    def __init__(self, db: Database, *, urgent_seconds: float, cache_seconds: float) -> None:
         self.db = db
+        self.urgent_seconds = urgent_seconds  # as the claim uses it (store/queue.py)
         self._throughput: TtlCache[str, dict[str, Throughput]] = TtlCache(ttl=cache_seconds, size=1)
         # (estimate,): a cached "unknown" is an entry too.
         self._estimates: TtlCache[str, tuple[float | None]] = TtlCache(ttl=cache_seconds, size=10_000)
@@ -70,7 +69,9 @@ class Estimates:
                 count=count,
             )
             current = now()
-            work = store.running(tx, model) + store.queued_ahead(tx, place, now=current, urgent_seconds=URGENT_SECONDS)
+            work = store.running(tx, model) + store.queued_ahead(
+                tx, place, now=current, urgent_seconds=self.urgent_seconds
+            )
         return completion_at(current, work + count, throughput)
 
     def _batch(self, tx: Tx, batch: Batch) -> float | None:
@@ -81,7 +82,7 @@ class Estimates:
         work = store.running(tx, batch.model)
         place = store.batch_place(tx, batch.id)
         if place is not None:  # else only running rows are left
-            work += store.queued_ahead(tx, place, now=current, urgent_seconds=URGENT_SECONDS)
+            work += store.queued_ahead(tx, place, now=current, urgent_seconds=self.urgent_seconds)
         return completion_at(current, work, throughput)
 
     def _stream(self, tx: Tx, stream: Stream) -> float | None:
@@ -94,7 +95,7 @@ class Estimates:
         current = now()
         work = store.running(tx, newest.place.model)
         if newest.status == ItemStatus.QUEUED:
-            work += store.queued_ahead(tx, newest.place, now=current, urgent_seconds=URGENT_SECONDS)
+            work += store.queued_ahead(tx, newest.place, now=current, urgent_seconds=self.urgent_seconds)
         return completion_at(current, work, throughput)
 
     def _cached(self, key: str, estimate: Callable[[Tx], float | None]) -> float | None:
