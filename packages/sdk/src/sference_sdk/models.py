@@ -50,6 +50,10 @@ class Batch(BaseModel):
     expires_at: str | None = None
     request_counts: RequestCounts | None = None
     error: ErrorInfo | None = None
+    # While queued or running: when the server expects it to finish (None: unknown or finished).
+    estimated_completion_at: str | None = None
+    # Only in the answer to a submission: whether that estimate fits the window (None: unknown).
+    feasible: bool | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -137,6 +141,7 @@ class Stream(BaseModel):
     total_tokens: int = 0
     last_completion_at: str | None = None
     latest_completion_id: str | None = None
+    estimated_completion_at: str | None = None  # while requests are queued or running, when known
 
 
 class StreamList(BaseModel):
