@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from support.batches import chat_row, document, wait_terminal
+from support.console import sign_in
 from support.settings import ECHO_MODEL
 
-from .conftest import Api
+from .conftest import PASSWORD, Api
 
 # One slot, four seconds a token: a one-token request takes 4 s, so the measured throughput is
 # at most 0.25 requests a second, 21,600 a day.
@@ -46,7 +47,9 @@ def batch_ids(client: httpx.Client) -> list[str]:
 
 @pytest.mark.parametrize("server_overrides", [CRAWL])
 def test_a_batch_that_cannot_finish_in_its_window_says_so_or_is_refused(api: Api) -> None:
-    client = api.user("ann")
+    _, key = api.person("ann")
+    client = api.client(key)
+    console = sign_in(api.url, "ann", PASSWORD)
     # Cold start: nothing completed recently, so no estimate and no verdict (and no refusal).
     first = submit(client, [chat_row("w", "warm up", max_tokens=1)], require_feasible=True)
     assert first.status_code == 201, first.text
@@ -54,6 +57,7 @@ def test_a_batch_that_cannot_finish_in_its_window_says_so_or_is_refused(api: Api
     assert warm["feasible"] is None and warm["estimated_completion_at"] is None
     running = client.get(f"/v1/batches/{warm['id']}").json()
     assert running["estimated_completion_at"] is None  # still nothing measured while it runs
+    assert 'Estimated finish</dt><dd class="estimate">unknown' in console.get(f"/batches/{warm['id']}").text
     done = wait_terminal(client, warm["id"], timeout=60)
     assert done["status"] == "completed" and done["estimated_completion_at"] is None
     assert "feasible" not in done  # a verdict of the submission only
@@ -75,6 +79,9 @@ def test_a_batch_that_cannot_finish_in_its_window_says_so_or_is_refused(api: Api
     assert estimate - time.time() > TOO_MANY * 4 * 0.95 and estimate > deadline
     listed = client.get("/v1/batches").json()["items"][0]
     assert listed["id"] == batch["id"] and listed["estimated_completion_at"] is not None
+    page = console.get(f"/batches/{batch['id']}").text
+    assert "Estimated finish" in page and "after the deadline" in page
+    assert "ETA " in console.get("/batches").text
     client.post(f"/v1/batches/{batch['id']}/cancel").raise_for_status()
     assert wait_terminal(client, batch["id"], timeout=120)["estimated_completion_at"] is None
 
@@ -105,7 +112,8 @@ def test_require_feasible_must_be_a_boolean(api: Api, flag: Any) -> None:
 
 @pytest.mark.parametrize("server_overrides", [QUICK])
 def test_a_stream_estimate_while_it_has_queued_work(api: Api) -> None:
-    client = api.user("dan")
+    _, key = api.person("dan")
+    client = api.client(key)
     stream = client.post("/v1/streams", json={"name": "s"}).raise_for_status().json()
     assert stream["estimated_completion_at"] is None
     wait_terminal(client, submit(client, [chat_row(f"w{i}", "warm", max_tokens=2) for i in range(4)]).json()["id"])
@@ -114,14 +122,16 @@ def test_a_stream_estimate_while_it_has_queued_work(api: Api) -> None:
         body = {"model": ECHO_MODEL, "input": content, "max_output_tokens": 4, "metadata": {"stream_id": stream["id"]}}
         return str(client.post("/v1/responses", json=body).raise_for_status().json()["id"])
 
-    for i in range(12):  # 12 requests of 0.4 s on two slots: about 2.4 s of work
+    for i in range(20):  # 20 requests of 0.4 s on two slots: about 4 s of work
         add(f"one two three {i}")
     busy = client.get(f"/v1/streams/{stream['id']}").json()
     assert busy["pending_items"] + busy["running_items"] > 0
     assert busy["estimated_completion_at"] is not None
     assert time.time() < seconds(busy["estimated_completion_at"]) < time.time() + 60
+    page = sign_in(api.url, "dan", PASSWORD).get(f"/streams/{stream['id']}").text
+    assert 'Estimated finish</dt><dd class="estimate">20' in page  # a time, not "unknown"
     deadline = time.monotonic() + 60
-    while (current := client.get(f"/v1/streams/{stream['id']}").json())["completed_items"] < 12:
+    while (current := client.get(f"/v1/streams/{stream['id']}").json())["completed_items"] < 20:
         assert time.monotonic() < deadline, current
         time.sleep(0.1)
     assert current["estimated_completion_at"] is None

@@ -40,7 +40,8 @@ def batches(request: Request, user: User, before: str | None = None) -> Response
 def batch(request: Request, batch_id: str, user: User) -> Response:
     services = _services(request)
     found = services.batches.get(as_principal(user), batch_id)
-    detail = wire.batch(found, services.estimates.batch(found))
+    estimate = services.estimates.batch(found)
+    detail = wire.batch(found, estimate)
     problems = [
         {
             "row": r.row_index,
@@ -51,7 +52,12 @@ def batch(request: Request, batch_id: str, user: User) -> Response:
         for r in services.batches.problem_rows(batch_id, limit=PROBLEMS_SHOWN)
     ]
     return render(
-        request, "batch.html", batch=detail, problems=problems, live=detail["status"] in ACTIVE_BATCH_STATUSES
+        request,
+        "batch.html",
+        batch=detail,
+        problems=problems,
+        live=detail["status"] in ACTIVE_BATCH_STATUSES,
+        late=estimate is not None and estimate > found.deadline,
     )
 
 
