@@ -31,11 +31,6 @@ class Estimates:
         # (estimate,): a cached "unknown" is an entry too.
         self._estimates: TtlCache[str, tuple[float | None]] = TtlCache(ttl=cache_seconds, size=10_000)
 
-    def throughput(self, model: str) -> Throughput | None:
-        """What ``model`` completed per second of busy time recently; None when nothing completed."""
-        with self.db.read() as tx:
-            return self._measured(tx).get(model)
-
     def batch(self, batch: Batch) -> float | None:
         """When a pending or running batch should finish (Unix seconds); None when it is
         finished, being cancelled, or its model has no recent throughput."""
