@@ -326,6 +326,27 @@ def test_a_terminal_gets_a_progress_bar(world: World, tmp_path: Path) -> None:
     assert "8/8" in done.stdout and "ETA" in done.stdout and "status=" not in done.stdout
 
 
+def test_submit_shows_the_estimate_and_wait_prints_it_in_the_status_lines(
+    make_world: WorldMaker, tmp_path: Path
+) -> None:
+    slow = {**ECHO, "options": {"slots": 2, "token_delay": 0.05}}  # 30 words: 1.5 s a request
+    world = make_world(models=[slow], estimate_cache_seconds=0)
+    world.login()
+    model = ["--model", ECHO_MODEL]
+    warm = world.cli.json("batch", "submit", "--input-file", str(prompts(tmp_path, 2, words=30)), *model)
+    assert warm["estimated_completion_at"] is None and warm["feasible"] is None  # nothing measured yet
+    world.cli("batch", "wait", "--batch-id", warm["id"], "--poll-interval", "0.1")
+
+    work = prompts(tmp_path, 8, words=30, name="work.jsonl")
+    shown = world.cli("batch", "submit", "--input-file", str(work), *model, "--require-feasible").stdout
+    assert re.search(r"^feasible\s+True$", shown, re.MULTILINE), shown
+    assert re.search(r"^estimated_completion_at\s+20\d\d-", shown, re.MULTILINE), shown
+    batch_id = re.search(r"^id\s+(\S+)$", shown, re.MULTILINE).group(1)  # type: ignore[union-attr]
+    waited = world.cli("batch", "wait", "--batch-id", batch_id, "--poll-interval", "0.2")
+    assert re.search(r"status=(pending|running) .*ETA \d\d:\d\d:\d\d UTC \(in ", waited.stderr), waited.stderr
+    assert re.search(r"^estimated_completion_at\s+-$", waited.stdout, re.MULTILINE)  # finished: none
+
+
 def test_version_and_help() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SFERENCE_")}
     version = subprocess.run(

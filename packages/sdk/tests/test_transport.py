@@ -7,6 +7,7 @@ import base64
 import json
 import socket
 import struct
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from sference_sdk import (
     ServerError,
     SferenceClient,
 )
+from sference_sdk._core import FileDocument
 
 from .conftest import ScriptedServer
 
@@ -301,3 +303,20 @@ def test_a_server_that_takes_the_request_but_never_answers_is_an_answer_timeout(
             call_with(kind, url, "create_embeddings", {"max_retries": 0}, model="e", input="a", timeout=0.2)
     assert isinstance(caught.value, ConnectionFailed) and caught.value.url == f"{url}/v1/embeddings"
     assert str(caught.value).startswith(f"no answer from {url}/v1/embeddings in time")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_require_feasible_on_the_wire_and_the_estimate_back(
+    scripted: ScriptedServer, kind: str, tmp_path: Path
+) -> None:
+    estimate = "2026-01-01T03:00:00+00:00"
+    scripted.on("/v1/batches", (201, {}, {**BATCH, "estimated_completion_at": estimate, "feasible": True}))
+    rows = [{"custom_id": "a", "body": {"model": "m", "input": "hi"}}]
+    batch = call(kind, scripted.url, "submit_batch", requests=rows, require_feasible=True)
+    assert batch.feasible is True and batch.estimated_completion_at == estimate
+    assert json.loads(scripted.seen[-1][3]) == {"window": "24h", "require_feasible": True, "requests": rows}
+    for require in (True, False):  # a file's document too; the key only when asked (older servers)
+        source = tmp_path / "in.jsonl"
+        source.write_text(json.dumps(rows[0]) + "\n")
+        sent = json.loads(b"".join(FileDocument(source, None, "24h", require).chunks()))
+        assert sent == {"window": "24h", **({"require_feasible": True} if require else {}), "requests": rows}

@@ -1,9 +1,12 @@
 """Showing a batch's progress on stderr while waiting: a live bar on a terminal, plain status
-lines otherwise (when the status or the counts change, and at least once a minute)."""
+lines otherwise (when the status or the counts change, and at least once a minute). The time
+left is the server's estimate (``estimated_completion_at``: its measured throughput and the work
+queued ahead), not a guess from this client's polls."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from types import TracebackType
 
 import typer
@@ -15,7 +18,6 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 
 from sference_sdk import Batch
@@ -43,13 +45,12 @@ class BatchProgress:
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]}"),
                 TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
+                TextColumn("{task.fields[eta]}"),
                 console=Console(stderr=True),
                 transient=False,
             )
             self._bar.__enter__()
-            self._task = self._bar.add_task(self.batch_id[:13], total=None, rate="")
+            self._task = self._bar.add_task(self.batch_id[:13], total=None, rate="", eta="ETA ?")
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -68,10 +69,42 @@ class BatchProgress:
                 completed=done,
                 description=f"{self.batch_id[:13]} {batch.status}",
                 rate=rate,
+                eta=f"ETA {time_left(batch.estimated_completion_at, time.time()) or '?'}",
             )
             return
         key = (batch.status, done)
         if force or key != self._last_line or time.monotonic() - self._last_time >= QUIET_LINE_EVERY:
             counted = f" {done}/{batch.request_count} done" if counts else ""
-            typer.echo(f"Batch {batch.id} status={batch.status}{counted} ({elapsed:.0f}s)", err=True)
+            eta = eta_text(batch.estimated_completion_at, time.time())
+            typer.echo(f"Batch {batch.id} status={batch.status}{counted} ({elapsed:.0f}s){eta}", err=True)
             self._last_line, self._last_time = key, time.monotonic()
+
+
+def eta_text(estimate: str | None, now: float) -> str:
+    """`` ETA 17:45:12 UTC (in 1m 40s)``, or nothing without an estimate (unknown, finished,
+    or a server that makes none)."""
+    left = time_left(estimate, now)
+    if estimate is None or left is None:
+        return ""
+    at = datetime.fromisoformat(estimate).astimezone(UTC)
+    return f" ETA {at:%H:%M:%S} UTC (in {left})"
+
+
+def time_left(estimate: str | None, now: float) -> str | None:
+    """How long until ``estimate`` (an ISO-8601 time): ``45s``, ``1m 40s``, ``2h 05m``, ``3d 4h``;
+    ``now`` once it has passed (a batch running late); None without an estimate."""
+    if estimate is None:
+        return None
+    seconds = round(datetime.fromisoformat(estimate).timestamp() - now)
+    if seconds <= 0:
+        return "now"
+    minutes, secs = divmod(seconds, 60)
+    hours, mins = divmod(minutes, 60)
+    days, hrs = divmod(hours, 24)
+    if days:
+        return f"{days}d {hrs}h"
+    if hours:
+        return f"{hours}h {mins:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"

@@ -149,9 +149,15 @@ class AsyncSferenceClient:
         requests: list[InferenceRequest | dict[str, Any]] | None = None,
         model: str | None = None,
         window: str = "24h",
+        require_feasible: bool = False,
     ) -> Batch:
-        """Submit a JSONL file (``input_file`` wins) or a list of ``{custom_id, body}`` rows."""
-        return await self._run(core.submit_batch(input_file=input_file, requests=requests, model=model, window=window))
+        """Submit a JSONL file (``input_file`` wins) or a list of ``{custom_id, body}`` rows.
+        With ``require_feasible`` the server refuses (ConflictError) a batch it estimates cannot
+        finish inside its window; otherwise the answer's ``feasible`` says what it estimates."""
+        call = core.submit_batch(
+            input_file=input_file, requests=requests, model=model, window=window, require_feasible=require_feasible
+        )
+        return await self._run(call)
 
     async def get_batch(self, batch_id: str) -> Batch:
         return await self._run(core.get_batch(batch_id))

@@ -163,19 +163,21 @@ def submit_batch(
     requests: Sequence[InferenceRequest | dict[str, Any]] | None,
     model: str | None,
     window: str,
+    require_feasible: bool = False,
 ) -> Call[Batch]:
+    """``require_feasible``: the server refuses (409, ConflictError) a batch it estimates cannot
+    finish inside its window, instead of accepting it with ``feasible=False``."""
     if window not in WINDOWS:
         raise ValueError(f'Only window "24h" is supported; got {window!r}')
     if input_file is not None:
-        document = FileDocument(Path(input_file), model, window)
+        document = FileDocument(Path(input_file), model, window, require_feasible)
         document.validate()
         return Call("POST", "/v1/batches", Batch.model_validate, idempotent=False, content=document.chunks)
     rows = [_row(r) for r in requests or []]
     if not rows:
         raise ValueError("At least one request is required")
-    return Call(
-        "POST", "/v1/batches", Batch.model_validate, idempotent=False, json={"window": window, "requests": rows}
-    )
+    options: dict[str, Any] = {"window": window, **({"require_feasible": True} if require_feasible else {})}
+    return Call("POST", "/v1/batches", Batch.model_validate, idempotent=False, json={**options, "requests": rows})
 
 
 def _row(request: InferenceRequest | dict[str, Any]) -> dict[str, Any]:
@@ -192,13 +194,17 @@ class FileDocument:
     path: Path
     model: str | None
     window: str
+    require_feasible: bool = False
     count: int = field(default=0, init=False)
 
     def validate(self) -> None:
         self.count = sum(1 for _ in iter_requests(self.path, self.model))
 
     def chunks(self, size: int = 64 * 1024) -> Iterator[bytes]:
-        buffer = [json.dumps({"window": self.window})[:-1], ', "requests": [']
+        options: dict[str, Any] = {"window": self.window}
+        if self.require_feasible:
+            options["require_feasible"] = True
+        buffer = [json.dumps(options)[:-1], ', "requests": [']
         length = 0
         for i, request in enumerate(iter_requests(self.path, self.model)):
             piece = ("," if i else "") + request.model_dump_json()

@@ -51,6 +51,10 @@ class Batch(BaseModel):
     request_counts: RequestCounts | None = None
     error: ErrorInfo | None = None
     retry_of: str | None = None  # the batch whose unfinished rows this one re-runs
+    # While queued or running: when the server expects it to finish (None: unknown or finished).
+    estimated_completion_at: str | None = None
+    # Only in the answer to a submission: whether that estimate fits the window (None: unknown).
+    feasible: bool | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -138,6 +142,7 @@ class Stream(BaseModel):
     total_tokens: int = 0
     last_completion_at: str | None = None
     latest_completion_id: str | None = None
+    estimated_completion_at: str | None = None  # while requests are queued or running, when known
 
 
 class StreamList(BaseModel):

@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     # Within a priority, requests this close to their deadline are claimed earliest deadline
     # first, ahead of the fair share between users (store/fairness.py).
     urgent_seconds: float = 1800.0
+    # How long a measured throughput and a completion estimate are reused (services/estimates.py).
+    estimate_cache_seconds: float = Field(default=5.0, ge=0)
 
     # Ingest limits.
     max_batch_bytes: int = 2 * 1024**3

@@ -77,6 +77,12 @@ def uuid7_after(previous: str) -> str:
     return _format(ms, counter, rand)
 
 
+def uuid7_floor(at: float) -> str:
+    """The smallest UUIDv7 of the millisecond at Unix time ``at``: ``id >= uuid7_floor(t)`` picks
+    the ids made from ``t`` on, through the primary key (store/estimates.py)."""
+    return _format(int(at * 1000), 0, 0)
+
+
 def _format(ms: int, counter: int, rand: int) -> str:
     value = (ms & 0xFFFF_FFFF_FFFF) << 80
     value |= 0x7 << 76

@@ -2,8 +2,9 @@
 before results were stored in a neutral shape (``wire_fixtures.json``: the inputs, and what the
 renderers of that time produced for them). Deliberate additions since, and only those: the batch
 objects' ``usage`` (token totals with cached and reasoning tokens, migration 0006) and ``retry_of``
-(the batch a retry re-runs, migration 0014; ``b4`` retries ``b3``), and the stream objects'
-``webhook_responses`` (migration 0015). Responses are
+(the batch a retry re-runs, migration 0014; ``b4`` retries ``b3``), the stream objects'
+``webhook_responses`` (migration 0015), and the batch and stream objects'
+``estimated_completion_at`` (null here: a finished object, or no estimate). Responses are
 rendered in the seed's API version, which is the one of that time (the current version's shapes
 are tested in tests/api/test_versions.py).
 
@@ -98,9 +99,9 @@ RENDERED = {
     "sference.response": lambda: [dump(ours.response(i, SEED)) for i in ITEMS],
     "sference.response_summary": lambda: [dump(ours.response_summary(i)) for i in ITEMS],
     "sference.event": lambda: [dump(ours.event(e)) for e in events()],
-    "sference.batch": lambda: [dump(ours.batch(b)) for b in BATCHES],
+    "sference.batch": lambda: [dump(ours.batch(b, None)) for b in BATCHES],
     "sference.stream_summary": lambda: [dump(ours.stream_summary(s)) for s, _ in streams()],
-    "sference.stream": lambda: [dump(ours.stream(s, latest)) for s, latest in streams()],
+    "sference.stream": lambda: [dump(ours.stream(s, latest, None)) for s, latest in streams()],
     "openai.response": lambda: [dump(openai_responses.response_object(i)) for i in ITEMS],
     "openai.chat_completion": lambda: [dump(openai_chat.chat_completion(i)) for i in COMPLETED],
     "openai.output_line.chat": lambda: [openai_batches.output_line(i, "/v1/chat/completions") for i in COMPLETED],

@@ -79,7 +79,7 @@ def test_nothing_of_a_cancelling_batch_or_a_cancelled_stream_is_claimed(
     with db.write() as conn:
         begin_cancel(conn, batch_id, now=now())
     assert claim(db) == []
-    assert render_batch(get_batch_row(db, batch_id))["status"] == "pending"  # not finished yet
+    assert render_batch(get_batch_row(db, batch_id), None)["status"] == "pending"  # not finished yet
 
 
 def get_batch_row(db: Database, batch_id: str):  # type: ignore[no-untyped-def]

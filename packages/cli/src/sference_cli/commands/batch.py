@@ -30,15 +30,16 @@ SUMMARY = [
     "total_tokens",
     "created_at",
     "completed_at",
+    "estimated_completion_at",
     "error",
 ]
 
 
-def show(batch: Batch, as_json: bool) -> None:
+def show(batch: Batch, as_json: bool, *, also: tuple[str, ...] = ()) -> None:
     if as_json:
         print_json(batch)
     else:
-        print_fields(batch, [f for f in SUMMARY if f in type(batch).model_fields])
+        print_fields(batch, [f for f in (*SUMMARY, *also) if f in type(batch).model_fields])
 
 
 @app.command("list")
@@ -64,13 +65,23 @@ def submit(
     input_file: InputFile,
     model: Model = None,
     window: Window = CompletionWindow.DAY,
+    require_feasible: Annotated[
+        bool,
+        typer.Option(
+            "--require-feasible",
+            help="Refuse the batch (nothing is queued) if the server estimates it cannot finish in its window.",
+        ),
+    ] = False,
     base_url: BaseUrl = None,
     as_json: Json = False,
 ) -> None:
-    """Submit a JSONL file as one batch."""
+    """Submit a JSONL file as one batch; shows the server's completion estimate and whether it
+    fits the window (feasible: - when the server cannot tell yet)."""
     with make_client(base_url) as client:
-        batch = client.submit_batch(input_file=input_file, model=model, window=window.value)
-    show(batch, as_json)
+        batch = client.submit_batch(
+            input_file=input_file, model=model, window=window.value, require_feasible=require_feasible
+        )
+    show(batch, as_json, also=("feasible",))
 
 
 @app.command()

@@ -33,6 +33,7 @@ SUMMARY = [
     "completion_ratio",
     "total_tokens",
     "latest_completion_id",
+    "estimated_completion_at",
 ]
 
 

@@ -34,7 +34,8 @@ def _services(request: Request) -> ApiServices:
 @router.get("/batches")
 def batches(request: Request, user: User, before: str | None = None) -> Response:
     listed = _services(request).batches.list(as_principal(user), limit=PAGE, before=before)
-    page = newest_first(listed, PAGE, wire.batch)
+    estimates = _services(request).estimates
+    page = newest_first(listed, PAGE, lambda b: wire.batch(b, estimates.batch(b)))
     live = any(b["status"] in ACTIVE_BATCH_STATUSES for b in page["items"])
     return render(request, "batches.html", page=page, live=live)
 
@@ -42,7 +43,9 @@ def batches(request: Request, user: User, before: str | None = None) -> Response
 @router.get("/batches/{batch_id}")
 def batch(request: Request, batch_id: str, user: User) -> Response:
     services = _services(request)
-    detail = wire.batch(services.batches.get(as_principal(user), batch_id))
+    found = services.batches.get(as_principal(user), batch_id)
+    estimate = services.estimates.batch(found)
+    detail = wire.batch(found, estimate)
     problems = [
         {
             "row": r.row_index,
@@ -62,6 +65,7 @@ def batch(request: Request, batch_id: str, user: User) -> Response:
         live=detail["status"] in ACTIVE_BATCH_STATUSES,
         retryable=detail["status"] in TERMINAL_BATCH_STATUSES and unfinished > 0,
         retry_key=uuid.uuid4().hex,  # a second click on the same page makes no second retry
+        late=estimate is not None and estimate > found.deadline,
     )
 
 

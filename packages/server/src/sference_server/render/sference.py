@@ -39,7 +39,9 @@ def batch_status(batch: Batch) -> str:
     return batch.status.value
 
 
-def batch(batch: Batch) -> dict[str, Any]:
+def batch(batch: Batch, estimate: float | None) -> dict[str, Any]:
+    """A batch; ``estimate``: when it should finish (services/estimates.py), None when finished
+    or unknown."""
     counts = batch.counts
     return {
         "id": batch.id,
@@ -54,6 +56,7 @@ def batch(batch: Batch) -> dict[str, Any]:
         "completed_at": iso(batch.completed_at),
         "cancelled_at": iso(batch.cancelled_at),
         "expires_at": iso(batch.deadline),
+        "estimated_completion_at": iso(estimate),
         "total_prompt_tokens": counts.prompt_tokens,
         "total_completion_tokens": counts.completion_tokens,
         "total_tokens": counts.total_tokens,
@@ -70,6 +73,12 @@ def batch(batch: Batch) -> dict[str, Any]:
         "error": batch.error.as_dict() if batch.error else None,
         "retry_of": batch.retry_of,
     }
+
+
+def submitted_batch(batch_: Batch, estimate: float | None, feasible: bool | None) -> dict[str, Any]:
+    """The answer to a submission: the batch, and whether its estimate fits the window (None:
+    no estimate)."""
+    return {**batch(batch_, estimate), "feasible": feasible}
 
 
 def batch_usage(counts: Counters) -> dict[str, Any]:
@@ -237,7 +246,9 @@ def stream_summary(stream: Stream) -> dict[str, Any]:
     }
 
 
-def stream(stream: Stream, latest: LatestCompletion | None) -> dict[str, Any]:
+def stream(stream: Stream, latest: LatestCompletion | None, estimate: float | None) -> dict[str, Any]:
+    """A stream with its counters; ``estimate``: when its queued and running requests should
+    have finished (None: none left, or unknown)."""
     counts = stream.counts
     return {
         **stream_summary(stream),
@@ -257,6 +268,7 @@ def stream(stream: Stream, latest: LatestCompletion | None) -> dict[str, Any]:
         "last_completion_at": iso(latest.created_at) if latest else None,
         "latest_completion_id": latest.id if latest else None,
         "webhook_responses": stream.webhook_responses,
+        "estimated_completion_at": iso(estimate),
     }
 
 

@@ -72,6 +72,7 @@ class ParsedBatch:
     model: str
     count: int
     rows: IO[str]
+    require_feasible: bool = False  # refuse (409) a batch estimated to miss its window
 
     def iter_rows(self) -> Iterator[tuple[str | None, str]]:
         """``(custom_id, chat body as JSON text)`` in input order."""

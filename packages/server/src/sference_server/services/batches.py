@@ -3,46 +3,86 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import IO
 
 from ..config import Settings
+from ..domain.estimates import feasible
 from ..domain.states import TERMINAL_BATCH_STATUSES, TERMINAL_ITEM_STATUSES, BatchStatus, ItemStatus
+from ..domain.windows import BATCH_WINDOWS
 from ..errors import Conflict, NotFound
 from ..security.principal import Principal
 from ..store import batches as store
 from ..store import items as item_store
 from ..store.database import Database, Tx
 from ..store.records import Batch, Item, ResultRow
+from ..timeutil import iso, now
 from .batch_ingest import parse_batch
+from .batch_rows import ParsedBatch
+from .estimates import Estimates
 from .idempotency import Idempotency
 from .lifecycle import Lifecycle
 
 RESULTS_PAGE = 500
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """A batch as queued, with its completion estimate (None: unknown) at submission."""
+
+    batch: Batch
+    estimate: float | None
+
+    @property
+    def feasible(self) -> bool | None:
+        return feasible(self.estimate, self.batch.deadline)
+
+
 class BatchService:
-    def __init__(self, db: Database, settings: Settings, lifecycle: Lifecycle) -> None:
+    def __init__(self, db: Database, settings: Settings, lifecycle: Lifecycle, estimates: Estimates) -> None:
         self.db = db
         self.settings = settings
         self.lifecycle = lifecycle
+        self.estimates = estimates
         self.idempotency = Idempotency(db)
 
-    def create(self, who: Principal, document: IO[bytes], *, idempotency_key: str | None = None) -> Batch:
+    def create(self, who: Principal, document: IO[bytes], *, idempotency_key: str | None = None) -> Submitted:
         """Queue the batch ``document`` describes; a repeated ``idempotency_key`` answers the batch
-        its first use made, without reading the document."""
+        its first use made, without reading the document. A document that says
+        ``require_feasible`` is refused (Conflict, nothing written) when the estimate misses the
+        window; an unknown estimate does not refuse."""
 
-        def make(record: Callable[[Tx, str], None] | None) -> Batch:
+        def make(record: Callable[[Tx, str], None] | None) -> Submitted:
             parsed = parse_batch(
                 document, validate=self.lifecycle.validate, max_requests=self.settings.max_batch_requests
             )
             try:
-                return self.lifecycle.enqueue_batch(who, parsed, also=record)
+                estimate = self._estimate_new(who, parsed)
+                return Submitted(self.lifecycle.enqueue_batch(who, parsed, also=record), estimate)
             finally:
                 parsed.close()
 
-        return self.idempotency.submit(
-            who, "batches", idempotency_key, make=make, found=lambda batch_id: self.get(who, batch_id)
+        def found(batch_id: str) -> Submitted:
+            batch = self.get(who, batch_id)
+            return Submitted(batch, self.estimates.batch(batch))
+
+        return self.idempotency.submit(who, "batches", idempotency_key, make=make, found=found)
+
+    def _estimate_new(self, who: Principal, parsed: ParsedBatch) -> float | None:
+        window = BATCH_WINDOWS[parsed.window]
+        deadline = now() + window
+        estimate = self.estimates.new_batch(
+            who, model=parsed.model, count=parsed.count, window=window, deadline=deadline
         )
+        if parsed.require_feasible and feasible(estimate, deadline) is False:
+            raise Conflict(
+                f"the batch is estimated to finish at {iso(estimate)}, after its {parsed.window} window ends at "
+                f"{iso(deadline)} (require_feasible is true; nothing was queued)",
+                extra=[
+                    {"loc": "require_feasible", "message": "the estimate misses the window"},
+                ],
+            )
+        return estimate
 
     def get(self, who: Principal, batch_id: str) -> Batch:
         with self.db.read() as tx:

@@ -15,6 +15,7 @@ from ..security.throttle import SignInLimits, SignInThrottle
 from ..store.database import Database
 from .batch_retries import BatchRetries
 from .batches import BatchService
+from .estimates import Estimates
 from .events import EventService
 from .files import FileService
 from .interactive import Interactive
@@ -37,6 +38,7 @@ class ApiServices:
     device_flow: DeviceFlow
     batches: BatchService
     batch_retries: BatchRetries
+    estimates: Estimates
     streams: StreamService
     responses: ResponseService
     events: EventService
@@ -64,7 +66,8 @@ class ApiServices:
             max_queued_items=settings.max_queued_items,
         )
         device_flow = DeviceFlow(db, interval=settings.device_poll_seconds, limits=device_limits(settings))
-        batches = BatchService(db, settings, lifecycle)
+        estimates = Estimates(db, urgent_seconds=settings.urgent_seconds, cache_seconds=settings.estimate_cache_seconds)
+        batches = BatchService(db, settings, lifecycle, estimates)
         return cls(
             core=core,
             lifecycle=lifecycle,
@@ -73,7 +76,8 @@ class ApiServices:
             device_flow=device_flow,
             batches=batches,
             batch_retries=BatchRetries(db, settings, lifecycle, batches),
-            streams=StreamService(db, lifecycle),
+            estimates=estimates,
+            streams=StreamService(db, lifecycle, estimates),
             responses=ResponseService(db, lifecycle),
             events=EventService(db, core.events_signal),
             files=FileService(db, settings.max_batch_bytes, settings.max_line_bytes),

@@ -10,13 +10,15 @@ from ..store import streams as store
 from ..store.database import Database
 from ..store.records import LatestCompletion, Stream
 from ..timeutil import now
+from .estimates import Estimates
 from .lifecycle import Lifecycle
 
 
 class StreamService:
-    def __init__(self, db: Database, lifecycle: Lifecycle) -> None:
+    def __init__(self, db: Database, lifecycle: Lifecycle, estimates: Estimates) -> None:
         self.db = db
         self.lifecycle = lifecycle
+        self.estimates = estimates
 
     def create(self, who: Principal, *, name: str, window: str, webhook_responses: bool = False) -> Stream:
         stream_id = uuid7()
@@ -36,11 +38,12 @@ class StreamService:
         with self.db.read() as tx:
             return _found(store.get_stream(tx, stream_id, user_id=who.user_id), stream_id)
 
-    def detail(self, who: Principal, stream_id: str) -> tuple[Stream, LatestCompletion | None]:
-        """The stream and its newest completion."""
+    def detail(self, who: Principal, stream_id: str) -> tuple[Stream, LatestCompletion | None, float | None]:
+        """The stream, its newest completion, and when its unfinished requests should be done."""
         with self.db.read() as tx:
             stream = _found(store.get_stream(tx, stream_id, user_id=who.user_id), stream_id)
-            return stream, store.latest_completion(tx, stream_id, user_id=who.user_id)
+            latest = store.latest_completion(tx, stream_id, user_id=who.user_id)
+        return stream, latest, self.estimates.stream(stream)
 
     def list(self, who: Principal, *, limit: int, before: str | None) -> list[Stream]:
         """Newest first, ``limit + 1`` of them (the extra one says more exist)."""

@@ -126,7 +126,7 @@ class Deliverer:
         elif delivery.event_type != EventType.TEST:
             batch = get_batch(tx, delivery.subject_id)
             if batch is not None:
-                data = sference.batch(batch)
+                data = sference.batch(batch, None)  # a finished batch has no estimate
         return render.payload(delivery.event_type, delivery.created_at, data)
 
     def _record(self, attempts: Sequence[Attempt]) -> None:

@@ -22,7 +22,7 @@ from ..bodies import spooled_body
 from ..cursors import IdCursor
 from ..deps import IdempotencyKey, Reader, ServicesDep, Writer
 from ..openapi import AUTHENTICATED, documented
-from .schemas import CREATE_BODY, RESULT_LINES, Batch, BatchPage, ResultsDocument
+from .schemas import CREATE_BODY, RESULT_LINES, Batch, BatchPage, ResultsDocument, SubmittedBatch
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
     status_code=201,
     response_model=None,
     openapi_extra=CREATE_BODY,
-    responses=documented(Batch, *AUTHENTICATED, 413, status=201),
+    responses=documented(SubmittedBatch, *AUTHENTICATED, 409, 413, status=201),
 )
 async def create_batch(
     request: Request, services: ServicesDep, who: Writer, idempotency_key: IdempotencyKey = None
@@ -40,7 +40,8 @@ async def create_batch(
     key = check_key(idempotency_key)
     async with spooled_body(request) as body:
         create = partial(services.batches.create, who, body, idempotency_key=key)
-        return render.batch(await anyio.to_thread.run_sync(create))
+        submitted = await anyio.to_thread.run_sync(create)
+    return render.submitted_batch(submitted.batch, submitted.estimate, submitted.feasible)
 
 
 @router.get("", response_model=None, responses=documented(BatchPage, *AUTHENTICATED))
@@ -50,17 +51,20 @@ def list_batches(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before: IdCursor = None,
 ) -> dict[str, Any]:
-    return newest_first(services.batches.list(who, limit=limit, before=before), limit, render.batch)
+    listed = services.batches.list(who, limit=limit, before=before)
+    return newest_first(listed, limit, lambda batch: render.batch(batch, services.estimates.batch(batch)))
 
 
 @router.get("/{batch_id}", response_model=None, responses=documented(Batch, *AUTHENTICATED, 404))
 def get_batch(batch_id: str, services: ServicesDep, who: Reader) -> dict[str, Any]:
-    return render.batch(services.batches.get(who, batch_id))
+    batch = services.batches.get(who, batch_id)
+    return render.batch(batch, services.estimates.batch(batch))
 
 
 @router.post("/{batch_id}/cancel", response_model=None, responses=documented(Batch, *AUTHENTICATED, 404, 409))
 def cancel_batch(batch_id: str, services: ServicesDep, who: Writer) -> dict[str, Any]:
-    return render.batch(services.batches.cancel(who, batch_id))
+    batch = services.batches.cancel(who, batch_id)
+    return render.batch(batch, services.estimates.batch(batch))
 
 
 @router.post(
@@ -73,7 +77,8 @@ def retry_batch(
     batch_id: str, services: ServicesDep, who: Writer, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     key = check_key(idempotency_key)
-    return render.batch(services.batch_retries.retry(who, batch_id, idempotency_key=key))
+    retry = services.batch_retries.retry(who, batch_id, idempotency_key=key)
+    return render.batch(retry, services.estimates.batch(retry))
 
 
 # ``merged=true``: the rows of the batch a retry began from, each with its latest finished outcome.

@@ -50,6 +50,7 @@ class Batch(Wire):
     completed_at: str | None
     cancelled_at: str | None
     expires_at: str | None
+    estimated_completion_at: str | None  # while queued or running, when the throughput is known
     total_prompt_tokens: int
     total_completion_tokens: int
     total_tokens: int
@@ -57,6 +58,13 @@ class Batch(Wire):
     request_counts: BatchRequestCounts
     error: ItemError | None
     retry_of: str | None  # the batch whose failed, expired and cancelled rows this one re-runs
+
+
+class SubmittedBatch(Batch):
+    """``feasible``: whether the estimate at submission finishes inside the window (null: no
+    estimate)."""
+
+    feasible: bool | None
 
 
 class BatchPage(Wire):
@@ -96,6 +104,7 @@ CREATE_BODY = json_body(
     obj(
         ("requests",),
         window=STRING,
+        require_feasible={"type": ["boolean", "null"]},
         requests={"type": "array", "items": obj(("body",), custom_id={"type": ["string", "null"]}, body=CHAT)},
     )
 )

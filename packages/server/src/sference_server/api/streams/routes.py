@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/streams", tags=["streams"])
 @router.post("", status_code=201, response_model=None, responses=documented(Stream, *AUTHENTICATED, status=201))
 def create_stream(spec: StreamCreate, services: ServicesDep, who: Writer) -> dict[str, Any]:
     stream = services.streams.create(who, name=spec.name, window=spec.window, webhook_responses=spec.webhook_responses)
-    return render.stream(stream, None)
+    return render.stream(stream, None, None)
 
 
 @router.get("", response_model=None, responses=documented(StreamPage, *AUTHENTICATED))

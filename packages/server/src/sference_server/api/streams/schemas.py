@@ -50,6 +50,7 @@ class Stream(StreamSummary):
     last_completion_at: str | None
     latest_completion_id: str | None
     webhook_responses: bool
+    estimated_completion_at: str | None  # while requests are queued or running, when known
 
 
 class StreamPage(Wire):
