@@ -9,15 +9,14 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from support.browser import ARGS, CHROMIUM, chromium_available, screenshot_path
+from support.browser import screenshot_path, sign_in
 from support.jsonl import EXAMPLES
 from support.published import published_clients
 from support.settings import ECHO_MODEL
@@ -27,18 +26,6 @@ from .conftest import Start
 pytestmark = pytest.mark.slow
 PASSWORD = "a long admin password"
 EMBEDDED = "HuggingFaceTB/SmolLM2-135M-Instruct"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not chromium_available():
-        if os.environ.get("SFERENCE_TEST_REQUIRE_BROWSER"):
-            pytest.fail(f"Chromium not found at {CHROMIUM}")
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -68,22 +55,15 @@ def ours(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def sign_in(page: Page, url: str, password: str = PASSWORD) -> None:
-    page.goto(f"{url}/login")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-
-
 def test_a_person_does_everything_in_the_console(browser: Browser, server: Any, tmp_path: Path) -> None:
     url = server.url
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
 
-    sign_in(page, url, password="not the password")
+    sign_in(page, url, "not the password")
     expect(page.locator(".error")).to_contain_text("Wrong username or password")
     page.screenshot(path=screenshot_path("login-failed"), full_page=True)
-    sign_in(page, url)
+    sign_in(page, url, PASSWORD)
     expect(page).to_have_url(f"{url}/batches")
     page.screenshot(path=screenshot_path("batches-empty"), full_page=True)
 
@@ -188,7 +168,7 @@ def test_a_batch_with_failed_rows_is_retried_from_its_page(browser: Browser, sta
     ).url
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
-    sign_in(page, url)
+    sign_in(page, url, PASSWORD)
     page.goto(f"{url}/api-keys")
     page.fill("input[name=name]", "retries")
     page.click("text=Create key")

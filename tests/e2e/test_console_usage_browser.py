@@ -5,16 +5,14 @@ Content-Security-Policy, which allows no inline style or script) and the numbers
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, expect
 
 from support.batches import chat_row, document, wait_terminal
-from support.browser import ARGS, CHROMIUM, chromium_available, screenshot_path
+from support.browser import screenshot_path, sign_in
 from support.settings import ECHO_MODEL
 
 from .conftest import Start
@@ -22,18 +20,6 @@ from .conftest import Start
 pytestmark = pytest.mark.slow
 KEY = "sk_usage_browser_key_for_test"
 PASSWORD = "a long admin password"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not chromium_available():
-        if os.environ.get("SFERENCE_TEST_REQUIRE_BROWSER"):
-            pytest.fail(f"Chromium not found at {CHROMIUM}")
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield launched
-        launched.close()
 
 
 def test_the_usage_page_shows_the_chart_and_the_numbers(browser: Browser, start: Start, tmp_path: Path) -> None:
@@ -53,10 +39,7 @@ def test_the_usage_page_shows_the_chart_and_the_numbers(browser: Browser, start:
     page = browser.new_page()
     blocked: list[str] = []
     page.on("console", lambda message: blocked.append(message.text) if _refused(message) else None)
-    page.goto(f"{server.url}/login")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in(page, server.url, PASSWORD)
     page.click("nav >> text=Usage")
     expect(page).to_have_url(f"{server.url}/usage")
     expect(page.locator("h1")).to_have_text("Usage")

@@ -12,16 +12,15 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from support.batches import chat_row, document, wait_terminal
-from support.browser import screenshot_path
+from support.browser import screenshot_path, sign_in
 from support.settings import ECHO_MODEL
 from support.webhooks import Receiver
 
 from .conftest import Start
-from .test_console_browser import PASSWORD, browser, sign_in
+from .test_console_browser import PASSWORD
 
 pytestmark = pytest.mark.slow
 KEY = "sk_e2e_admin_key_0123456789abcdef"
-__all__ = ["browser"]  # the fixture, shared with the other console test
 
 
 @pytest.fixture
@@ -45,7 +44,7 @@ def server(start: Start, tmp_path: Path) -> Any:
 
 def test_adding_an_endpoint_and_reading_its_delivery_log(browser: Browser, server: Any) -> None:
     page = browser.new_context().new_page()
-    sign_in(page, server.url)
+    sign_in(page, server.url, PASSWORD)
     page.click("nav >> text=Webhooks")
     expect(page.locator("h1")).to_have_text("Webhooks")
     expect(page.get_by_text("No endpoints yet.")).to_be_visible()

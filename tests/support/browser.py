@@ -6,6 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
+from playwright.sync_api import Page
+
 CHROMIUM = os.environ.get("SFERENCE_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".test-artifacts" / "console"
 # Without the background-networking flags Chromium keeps dialling Google, which this closed
@@ -28,3 +30,11 @@ def chromium_available() -> bool:
 def screenshot_path(name: str) -> str:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return str(ARTIFACTS / f"{name}.png")
+
+
+def sign_in(page: Page, url: str, password: str, username: str = "admin") -> None:
+    """Sign in to the console at ``url`` through its form."""
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")

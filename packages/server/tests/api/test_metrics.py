@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from sference_server.services import ApiServices
+from sference_server.store.database import Database
 from support.batches import chat_row, document, wait_terminal
-from support.settings import ECHO_MODEL
+from support.live import ThreadServer
+from support.settings import ECHO_MODEL, echo_settings
+from support.upstream import ThrottlingUpstream, free_port
 
 from .conftest import Api
 
 TOKEN = "scrape-0123456789abcdef"
+REMOTE = "acme/remote"
 
 
 def scrape(api: Api) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -84,3 +93,40 @@ def test_metrics_are_off_without_a_token(api: Api) -> None:
     response = api.client(TOKEN).get("/metrics")
     assert response.status_code == 404
     assert "docs/operations.md#monitoring" in response.json()["detail"]
+
+
+def test_upstream_replicas_report_their_state_and_limit(
+    tmp_path: Path, database_url: str, db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    """A fleet of two replicas, one of them unreachable: the gauges say which is up, and each
+    replica's adaptive limit."""
+    with ThrottlingUpstream(seconds_per_word=0.0) as upstream:
+        dead = f"http://127.0.0.1:{free_port()}/v1"
+        options = {"base_urls": [upstream.base_url, dead], "initial_concurrency": 3}
+        model = {"id": REMOTE, "engine": "openai", "options": options}
+        settings = echo_settings(tmp_path, database_url, models=[model], metrics_token=TOKEN)
+        with ThreadServer(ApiServices.build(settings, db)) as server:
+            _, key = make_user("ann")
+            body = {"model": REMOTE, "messages": [{"role": "user", "content": "hello there"}]}
+            with httpx.Client(base_url=server.url, timeout=30) as client:
+                answered = client.post(
+                    "/openai/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
+                )
+                assert answered.status_code == 200, answered.text
+                deadline = time.monotonic() + 10
+                while True:  # the gauges are sampled once a second
+                    text = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
+                    got = {
+                        (s.name, s.labels.get("replica")): s.value
+                        for family in text_string_to_metric_families(text)
+                        for s in family.samples
+                        if s.labels.get("model") == REMOTE
+                    }
+                    if got.get(("sference_upstream_replica_up", dead)) == 0 or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.2)
+    assert got[("sference_upstream_replica_up", upstream.base_url)] == 1
+    assert got[("sference_upstream_replica_up", dead)] == 0
+    assert got[("sference_upstream_replica_limit", upstream.base_url)] >= 3
+    assert got[("sference_upstream_replica_in_flight", upstream.base_url)] == 0
+    assert got[("sference_engine_slots", None)] > 0
