@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import os
+from collections.abc import Mapping
 
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client import multiprocess as _multiprocess
@@ -25,7 +26,8 @@ MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 CLAIMED = Counter("sference_items_claimed", "Requests claimed by a worker.", ["model"])
 FINISHED = Counter(
     "sference_items_finished",
-    "Requests a worker finished: status completed, failed or expired; error_code empty when completed.",
+    "Requests finished by a worker, or expired or failed (worker lost) by the sweep: status completed, failed or "
+    "expired; error_code empty when completed. Cancellations are not counted.",
     ["model", "status", "error_code"],
 )
 RETRIED = Counter(
@@ -74,6 +76,13 @@ EXPORTED = (
     CLAIMED, FINISHED, RETRIED, TOKENS, SLOTS, SLOTS_BUSY, REPLICA_UP, REPLICA_LIMIT, REPLICA_IN_FLIGHT,
     EVENT_WAITERS, REQUEST_SECONDS,
 )  # fmt: skip
+
+
+def count_ended(ended: Mapping[tuple[str, str, str], int]) -> None:
+    """Requests the housekeeping sweep ended (expired in the queue, failed after their worker was
+    lost), by (model, status, error code), counted with those a worker finished."""
+    for (model, status, code), n in ended.items():
+        FINISHED.labels(model, status, code).inc(n)
 
 
 def _forget_this_process() -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from sference_server import metrics
 from sference_server.domain.states import ItemStatus, Priority
 from sference_server.ids import uuid7
 from sference_server.services.metrics import QueueCollector
@@ -16,6 +17,7 @@ from sference_server.store import queue
 from sference_server.store.database import Database
 from sference_server.store.items import NewItem, insert_items
 from sference_server.store.queue_stats import QueueDepth, queue_depths
+from sference_server.store.sweep import sweep
 from sference_server.timeutil import now
 from support.store import seed_batch, sqlite_plan, statements_run
 
@@ -96,3 +98,21 @@ def test_the_collector_reports_priority_classes_and_age(
     assert samples["sference_queue_items", (("model", "m"), ("priority", "queued"), ("state", "queued"))] == 4
     age = samples["sference_queue_oldest_age_seconds", (("model", "m"), ("priority", "queued"))]
     assert 0 <= age < 60
+
+
+def test_the_sweep_reports_what_it_ended_by_model_status_and_code(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    """Requests that end without a worker's outcome (expired in the queue, failed after their worker
+    was lost) still reach the finished counter, through the sweep's report."""
+    user_id, _ = make_user("alice")
+    seed_batch(db, user_id, 3, model="m", deadline=now() - 1)
+    seed_batch(db, user_id, 2, model="n")
+    with db.write() as tx:
+        queue.claim(tx, worker_id="gone", models=["n"], limit=2, lease_seconds=-1, now=now())
+    report = sweep(db, max_attempts=1)
+    assert report.ended == {("m", "expired", "batch_expired"): 3, ("n", "failed", "worker_lost"): 2}
+    labels = {"model": "m", "status": "expired", "error_code": "batch_expired"}
+    before = REGISTRY.get_sample_value("sference_items_finished_total", labels) or 0
+    metrics.count_ended(report.ended)
+    assert REGISTRY.get_sample_value("sference_items_finished_total", labels) == before + 3

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .. import metrics
 from ..core import Core
 from ..retry import Backoff
 from ..store.sweep import sweep
@@ -47,6 +48,7 @@ class Housekeeping:
                 log.info("sweep works again")
             failing = False
             backoff.reset()
+            metrics.count_ended(report.ended)
             if report:
                 log.info("sweep: %s", report)
                 self.core.events_signal.fire()

@@ -121,6 +121,8 @@ class _Deltas:
     streams: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     usage: UsageTally = field(default_factory=UsageTally)
     webhook_streams: set[str] = field(default_factory=set)
+    # Items ended here rather than by a worker's outcome: (model, status, error code) -> count.
+    ended: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
     def _groups(self, row: _Owned) -> list[Counter[str]]:
         found = []
@@ -421,11 +423,13 @@ def _put_back(conn: Tx, worker_id: str, outcome: Outcome) -> None:
     conn.execute(update(items).where(items.c.id == outcome.item_id, *_held_by(worker_id)).values(**values))
 
 
-def reclaim_expired_leases(conn: Tx, *, max_attempts: int, now: float) -> tuple[int, int]:
+def reclaim_expired_leases(
+    conn: Tx, *, max_attempts: int, now: float, ended: Counter[tuple[str, str, str]] | None = None
+) -> tuple[int, int]:
     """Put items whose worker vanished back in the queue, or fail them after ``max_attempts``.
     Leases are judged by the database's clock (the one they were written with).
 
-    Returns ``(requeued, failed)``.
+    Returns ``(requeued, failed)``; ``ended`` gets the failed ones by (model, status, error code).
     """
     clock = database_now(conn.dialect.name)
     pick = (
@@ -461,11 +465,14 @@ def reclaim_expired_leases(conn: Tx, *, max_attempts: int, now: float) -> tuple[
     )
     finish_batches_if_done(conn, deltas.apply(conn, now), now)
     append_events(conn, failed, now)
+    if ended is not None:
+        ended.update(deltas.ended)
     return len(requeued), len(failed)
 
 
-def expire_overdue(conn: Tx, *, now: float) -> int:
-    """Queued items whose deadline passed end ``expired`` with code ``batch_expired``."""
+def expire_overdue(conn: Tx, *, now: float, ended: Counter[tuple[str, str, str]] | None = None) -> int:
+    """Queued items whose deadline passed end ``expired`` with code ``batch_expired`` (counted in
+    ``ended`` by model, status and error code)."""
     ids = (
         conn.execute(
             select(items.c.id).where(items.c.status == ItemStatus.QUEUED, items.c.deadline <= now).limit(CHUNK)
@@ -487,6 +494,8 @@ def expire_overdue(conn: Tx, *, now: float) -> int:
     )
     finish_batches_if_done(conn, deltas.apply(conn, now), now)
     append_events(conn, expired, now)
+    if ended is not None:
+        ended.update(deltas.ended)
     return len(expired)
 
 
@@ -558,4 +567,5 @@ def _terminate(
     for row in rows:
         deltas.move(row, old, new)
         deltas.finish(row, new, NO_USAGE, now)
+        deltas.ended[row.model, new.value, error.code] += 1
     return [NewEvent(r.id, r.user_id, r.batch_id, r.stream_id, new) for r in rows]

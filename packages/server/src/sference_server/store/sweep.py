@@ -4,8 +4,9 @@ day-old idempotency keys, delete batches whose ingest was abandoned."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..timeutil import now
 from . import ingest, queue
@@ -20,6 +21,8 @@ class SweepReport:
     failed: int = 0
     expired: int = 0
     cancelled: int = 0
+    # The items failed (worker lost) or expired here, by (model, status, error code): committed.
+    ended: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
     def __bool__(self) -> bool:
         return bool(self.requeued or self.failed or self.expired or self.cancelled)
@@ -36,11 +39,16 @@ def sweep(db: Database, *, max_attempts: int, on_events: Callable[[], None] = la
     a cancel chunk appended completion events (the caller also announces after a non-empty
     report)."""
     requeued = failed = expired = 0
+    ended: Counter[tuple[str, str, str]] = Counter()
     while True:
+        reclaimed: Counter[tuple[str, str, str]] = Counter()
         with db.write() as conn:
-            back, lost = queue.reclaim_expired_leases(conn, max_attempts=max_attempts, now=now())
+            back, lost = queue.reclaim_expired_leases(conn, max_attempts=max_attempts, now=now(), ended=reclaimed)
+        ended.update(reclaimed)  # once committed
+        gone: Counter[tuple[str, str, str]] = Counter()
         with db.write() as conn:
-            overdue = queue.expire_overdue(conn, now=now())
+            overdue = queue.expire_overdue(conn, now=now(), ended=gone)
+        ended.update(gone)
         requeued, failed, expired = requeued + back, failed + lost, expired + overdue
         if max(back + lost, overdue) < queue.CHUNK:
             break
@@ -49,4 +57,4 @@ def sweep(db: Database, *, max_attempts: int, on_events: Callable[[], None] = la
         abandoned = ingest.abandoned(conn, now=now())
     for batch_id in abandoned:  # the process writing it died
         ingest.discard(db, batch_id)
-    return SweepReport(requeued, failed, expired, finish_cancels(db, on_chunk=on_events))
+    return SweepReport(requeued, failed, expired, finish_cancels(db, on_chunk=on_events), ended)

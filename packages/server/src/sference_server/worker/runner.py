@@ -399,6 +399,7 @@ class Worker:
                 self._store_failed("sweep", exc)
             else:
                 self._store_ok("sweep")
+                metrics.count_ended(report.ended)
                 if report:
                     log.info("sweep: %s", report)
                     self._wake.set()
