@@ -151,7 +151,7 @@ def test_an_endpoint_whose_attempt_raises_fails_alone_and_the_others_are_recorde
 def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_timeout_and_holds_up_nobody(
     tmp_path: Path, database_url: str, db: Database, make_user: Callable[..., tuple[str, str]]
 ) -> None:
-    """httpx's timeout bounds each read; the trickler never lets one wait a whole second. The
+    """httpx's timeout bounds each read; the trickler never lets one wait more than 0.2 s. The
     attempt as a whole is bounded, and the quick delivery claimed with it is recorded at once."""
     user, _ = make_user("ann")
     secret = new_secret()
@@ -161,7 +161,7 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_timeout_and_holds
             tmp_path,
             database_url,
             webhook_poll_seconds=0.05,
-            webhook_timeout_seconds=1.5,
+            webhook_timeout_seconds=3,
             webhook_retry_seconds=[600],
             webhook_allow_private=True,
         )
@@ -187,10 +187,10 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_timeout_and_holds
                 await deliverer.stop()
 
         quick_at, slow_at = asyncio.run(both())
-        assert quick_at < 1.5 and 1.5 <= slow_at < 4.0, (quick_at, slow_at)
+        assert quick_at < 3.0 <= slow_at < 6.0, (quick_at, slow_at)
         cut = delivery(db, user, slow)
         assert cut.status == DeliveryStatus.PENDING and cut.attempts == 1 and cut.last_status_code is None
-        assert cut.last_error == "no answer within 1.5 s (SFERENCE_WEBHOOK_TIMEOUT_SECONDS)"
+        assert cut.last_error == "no answer within 3 s (SFERENCE_WEBHOOK_TIMEOUT_SECONDS)"
         assert trickler.connections == 1
 
 
