@@ -4,6 +4,7 @@ reference implementation (``standardwebhooks``) and records what it got."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -93,3 +94,49 @@ class Receiver:
     def of_type(self, event_type: str) -> list[Received]:
         with self._lock:
             return [r for r in self.received if r.payload.get("type") == event_type]
+
+
+class Trickler:
+    """A receiver that never finishes answering: after the status line it sends a header line
+    every ``every`` seconds, so no single read ever waits long enough for a read timeout.
+    ``connections`` counts the requests it took."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        self.every = every
+        self.connections = 0
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/slow"
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not self._stop.wait(self.every):
+                    conn.sendall(b"x-still-thinking: 1\r\n")
+            except OSError:  # the client gave up
+                return
+
+    def __enter__(self) -> Trickler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._listener.close()

@@ -144,7 +144,8 @@ class Settings(BaseSettings):
     # jitter), until ``webhook_retry_window_seconds`` after the event: then it is ``failed``.
     webhook_retry_seconds: list[float] = Field(default=[5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0], min_length=1)
     webhook_retry_window_seconds: float = Field(default=24 * 3600.0, gt=0)
-    # One attempt's limit (connect, send, answer); redirects are not followed.
+    # One attempt's limit, all of it (lookup, connect, send, the answer's headers); redirects are
+    # not followed. A claim holds a delivery for this plus a minute, at least two minutes.
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     # How often a deliverer looks for due deliveries (it also wakes when a request finishes here).
     webhook_poll_seconds: float = Field(default=1.0, gt=0)

@@ -228,6 +228,7 @@ def test_a_disabled_endpoint_gets_no_new_events_and_a_deleted_one_is_gone(api: A
         ({"url": "not a url"}, "url", "http:// or https://"),
         ({"url": "http:///no-host"}, "url", "no host"),
         ({"url": "https://user:pw@example.com/"}, "url", "credentials"),
+        ({"url": "https://" + "a" * 64 + ".example.com/"}, "url", "host name that is not valid"),
         ({"url": "https://example.com/", "events": ["batch.done"]}, "events.0", "unknown event type 'batch.done'"),
         ({"url": "https://example.com/", "events": []}, "events", "at least one"),
         ({"url": "https://example.com/", "events": ["webhook.test"]}, "events.0", "unknown event type"),

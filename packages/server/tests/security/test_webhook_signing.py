@@ -71,3 +71,49 @@ def test_public_addresses_and_names_pass() -> None:
     assert webhooks.url_problem("http://93.184.215.14:8080/", allow_private=False) is None
     assert webhooks.is_public(ipaddress.ip_address("2606:4700::1111"))
     assert not webhooks.is_public(ipaddress.ip_address("224.0.0.1"))
+
+
+@pytest.mark.parametrize(
+    ("address", "inside"),
+    [
+        ("64:ff9b::a00:5", "10.0.0.5"),  # NAT64, well-known prefix
+        ("64:ff9b::a9fe:a9fe", "169.254.169.254"),
+        ("64:ff9b:1::a00:5", "10.0.0.5"),  # NAT64, local-use prefix
+        ("2002:a9fe:a9fe::1", "169.254.169.254"),  # 6to4
+        ("::7f00:1", "127.0.0.1"),  # IPv4-compatible
+        ("::ffff:127.0.0.1", "127.0.0.1"),  # IPv4-mapped
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffa", "10.0.0.5"),  # Teredo, client 10.0.0.5 (obfuscated)
+    ],
+)
+def test_ipv6_addresses_that_carry_a_private_ipv4_address_are_refused(address: str, inside: str) -> None:
+    parsed = ipaddress.IPv6Address(address)
+    assert ipaddress.IPv4Address(inside) in webhooks.embedded_ipv4(parsed)
+    assert not webhooks.is_public(parsed)
+    problem = webhooks.url_problem(f"http://[{address}]/hook", allow_private=False)
+    assert problem is not None and "private address" in problem
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8"])
+def test_ipv6_addresses_that_carry_a_public_ipv4_address_pass(address: str) -> None:
+    parsed = ipaddress.IPv6Address(address)
+    assert webhooks.embedded_ipv4(parsed) == (ipaddress.IPv4Address("8.8.8.8"),)
+    assert webhooks.is_public(parsed)
+
+
+def test_the_local_use_nat64_prefix_is_never_public() -> None:
+    assert not webhooks.is_public(ipaddress.IPv6Address("64:ff9b:1::808:808"))
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("https://" + "a" * 64 + ".example.com/hook", "label empty or too long (each dot-separated label is 1 to 63"),
+        ("https://hooks..example.com/hook", "label empty or too long"),
+        ("https://\N{SNOWMAN}.example.com/hook", "Invalid IDNA hostname"),
+    ],
+)
+def test_host_names_that_cannot_be_looked_up_are_refused(url: str, fragment: str) -> None:
+    """The lookup of such a name raises (UnicodeError), so the URL is refused whatever the address rule."""
+    for allow_private in (False, True):
+        problem = webhooks.url_problem(url, allow_private=allow_private)
+        assert problem is not None and fragment in problem, problem

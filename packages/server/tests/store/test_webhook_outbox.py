@@ -4,10 +4,12 @@ when nobody listens."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from sference_server.domain.outcome import ItemError
 from sference_server.domain.states import ItemStatus
@@ -187,3 +189,47 @@ def test_claims_hold_a_delivery_for_one_deliverer_until_the_lease_ends(
     with db.read() as tx:
         row = store.get_delivery(tx, delivery_id, user_id=ann)
     assert row is not None and row.status == DeliveryStatus.PENDING and row.last_status_code == 500
+
+
+def test_deleting_an_endpoint_waits_for_a_recorder_queuing_a_delivery_to_it(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    """A recorder holds the endpoint row (``FOR KEY SHARE``) while it inserts a delivery and until
+    its commit; the delete takes the endpoint row before the deliveries, so it waits, then
+    deletes that delivery too, instead of failing on the foreign key (a 500 from the API)."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one writer: the delete runs before or after the recorder, whole")
+    ann, _ = make_user("ann")
+    hook = endpoint(db, ann)
+    with db.write() as tx:
+        store.enqueue(tx, [store.WebhookEvent(ann, EventType.BATCH_COMPLETED, uuid7())], now=now())
+    outcome: list[object] = []
+
+    def delete_it() -> None:
+        try:
+            with db.write() as tx:
+                outcome.append(store.delete_endpoint(tx, hook, user_id=ann))
+        except Exception as exc:
+            outcome.append(exc)
+
+    deleter = threading.Thread(target=delete_it)
+    with db.write() as recorder:
+        store.enqueue(recorder, [store.WebhookEvent(ann, EventType.BATCH_FAILED, uuid7())], now=now())
+        deleter.start()
+        deadline = time.monotonic() + 10
+        while not _waiting_on_a_lock(db):  # the deleter now waits for this transaction
+            assert time.monotonic() < deadline and deleter.is_alive(), outcome
+            time.sleep(0.02)
+    deleter.join(10)
+    assert outcome == [True]
+    assert outbox(db) == []
+    with db.read() as tx:
+        assert store.get_endpoint(tx, hook, user_id=ann) is None
+
+
+def _waiting_on_a_lock(db: Database) -> bool:
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    with db.read() as tx:
+        return bool(tx.execute(query).scalar())

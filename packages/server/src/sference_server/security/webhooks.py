@@ -15,6 +15,8 @@ import ipaddress
 import secrets
 from urllib.parse import urlsplit
 
+import httpx
+
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
 
@@ -55,6 +57,9 @@ def url_problem(url: str, *, allow_private: bool) -> str | None:
         return "must not hold credentials"
     if port == 0:
         return "has port 0"
+    problem = _host_problem(url, parts.hostname)
+    if problem is not None:
+        return problem
     if not allow_private:
         if parts.hostname.lower() == "localhost" or parts.hostname.lower().endswith(".localhost"):
             return "points to this machine (private addresses are refused: SFERENCE_WEBHOOK_ALLOW_PRIVATE)"
@@ -67,9 +72,59 @@ def url_problem(url: str, *, allow_private: bool) -> str | None:
     return None
 
 
-def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def _host_problem(url: str, host: str) -> str | None:
+    """Why the URL's host cannot be sent to, whichever way the deliverer reads it: httpx (the
+    request) or the standard library's IDNA codec (the lookup that checks addresses), where a
+    label longer than 63 characters raises at delivery what no URL check had seen."""
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        return f"is not a valid URL ({exc})"
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    try:
+        host.encode("idna")
+    except UnicodeError as exc:
+        return f"has a host name that is not valid: {exc} (each dot-separated label is 1 to 63 characters)"
+    return None
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # RFC 4291, deprecated
+
+
+def is_public(address: IPAddress) -> bool:
     """An address on the internet: not loopback, private, link-local (cloud metadata services),
-    multicast, reserved or unspecified. IPv4-mapped IPv6 addresses are judged as IPv4."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    multicast, reserved or unspecified. An IPv6 address that carries an IPv4 address a packet ends
+    up at (IPv4-mapped or -compatible, NAT64, 6to4, Teredo) is public only if that IPv4 address
+    is too: ``64:ff9b::a9fe:a9fe`` reaches 169.254.169.254 through a NAT64 gateway, yet Python
+    3.12 calls it global. The local-use NAT64 prefix is a network of its operator's (RFC 8215),
+    never public, whatever its layout."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return _global(address)
+    return address not in _NAT64_LOCAL and _global(address) and all(_global(v4) for v4 in embedded_ipv4(address))
+
+
+def _global(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses inside ``address`` that a translator or tunnel sends to (none for a
+    plain IPv6 address). NAT64 addresses are read with the /96 layout (RFC 6052), the one the
+    well-known prefix has."""
+    if address.ipv4_mapped is not None:
+        return (address.ipv4_mapped,)
+    if address.sixtofour is not None:
+        return (address.sixtofour,)
+    if address.teredo is not None:
+        return address.teredo  # (server, client)
+    if address in _NAT64_WELL_KNOWN or address in _NAT64_LOCAL or address in _IPV4_COMPATIBLE:
+        return (ipaddress.IPv4Address(address.packed[12:]),)
+    return ()

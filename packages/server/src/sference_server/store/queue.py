@@ -7,7 +7,9 @@ claimed again once its lease runs out); results are exactly-once (a terminal wri
 
 Lock order, to keep PostgreSQL free of deadlocks, in every writer (claim, record, sweep, cancel):
 item rows, then batch and stream rows (batches then streams, each in id order), then usage rows
-(in key order), then the events lock. A batch cancel first moves the batch row alone
+(in key order), then the ``webhook_endpoints`` rows the finished items' users have (``FOR KEY
+SHARE``, by store/webhooks.py ``enqueue``), then the events lock. Deleting an endpoint locks its
+row (``FOR UPDATE``) and then its delivery rows, and takes nothing else. A batch cancel first moves the batch row alone
 (``cancelling``, its own transaction), then cancels items in chunks that follow the order above.
 PostgreSQL runs at READ COMMITTED (store/database.py), which the events feed relies on
 (store/events.py).

@@ -134,9 +134,18 @@ def set_enabled(tx: Tx, endpoint_id: str, enabled: bool) -> None:
 
 def delete_endpoint(tx: Tx, endpoint_id: str, *, user_id: str) -> bool:
     """Delete the endpoint and its delivery log (a deliverer sending one of them now finds its
-    row gone and writes nothing)."""
-    owned = get_endpoint(tx, endpoint_id, user_id=user_id)
-    if owned is None:
+    row gone and writes nothing).
+
+    On PostgreSQL the endpoint row is locked first: a recorder queuing a delivery to it holds
+    ``FOR KEY SHARE`` on it until its commit (``enqueue``), so this waits for that commit and then
+    deletes its delivery too; without the lock, a delivery inserted between the two deletes made
+    the endpoint's a foreign key error."""
+    owned = select(webhook_endpoints.c.id).where(
+        webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.user_id == user_id
+    )
+    if tx.dialect.name == "postgresql":
+        owned = owned.with_for_update()
+    if tx.execute(owned).first() is None:
         return False
     tx.execute(delete(webhook_deliveries).where(webhook_deliveries.c.endpoint_id == endpoint_id))
     tx.execute(delete(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id))

@@ -2,11 +2,16 @@
 and from API processes that run no worker, each claiming its own rows.
 
 An attempt is one POST of the delivery's payload with fresh ``webhook-timestamp`` and
-``webhook-signature`` headers (security/webhooks.py), no redirects followed, within
-``webhook_timeout_seconds``. A 2xx delivers it; anything else (another status, a refused or
-timed-out connection, an address refused by the policy) waits ``webhook_retry_seconds`` (with
-jitter) and tries again until ``webhook_retry_window_seconds`` after the event, then it is
-``failed``. A receiver's answer body is never read.
+``webhook-signature`` headers (security/webhooks.py), no redirects followed, all of it (the
+host's lookup, connecting, sending, the answer's headers) within ``webhook_timeout_seconds``. A
+2xx delivers it; anything else (another status, a refused or timed-out connection, an address
+refused by the policy, any other error) waits ``webhook_retry_seconds`` (with jitter) and tries
+again until ``webhook_retry_window_seconds`` after the event, then it is ``failed``. A
+receiver's answer body is never read.
+
+An attempt never raises: whatever goes wrong is its recorded error, and each one is recorded as
+soon as it ends, so neither a bad endpoint nor a slow one holds up the others' outcomes. A claim's
+lease outlasts the attempt's timeout, so no other deliverer takes a row that is still being sent.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,7 +43,14 @@ from ..timeutil import now
 log = logging.getLogger("sference.webhooks")
 
 CLAIM = 32  # deliveries claimed (and sent concurrently) at once
-LEASE_SECONDS = 120.0  # a claim outlives the attempt's timeout; a dead deliverer's rows are due again after it
+LEASE_SECONDS = 120.0  # a dead deliverer's rows are due again after this...
+LEASE_MARGIN_SECONDS = 60.0  # ...or after the attempt's timeout and this, if that is longer
+
+
+def lease_seconds(timeout_seconds: float) -> float:
+    """How long a claim holds its deliveries: past the end of the attempt (bounded by the
+    timeout) and the write of its outcome, so no other deliverer sends a row that is still out."""
+    return max(LEASE_SECONDS, timeout_seconds + LEASE_MARGIN_SECONDS)
 
 
 class RefusedAddress(Exception):
@@ -55,6 +68,10 @@ class Deliverer:
         self.core = core
         self.settings = core.settings
         self._task: asyncio.Task[None] | None = None
+        self._lease = lease_seconds(self.settings.webhook_timeout_seconds)
+        # Lookups get threads of their own: a hung resolver must not take the default executor's,
+        # which the store's calls run on.
+        self._resolver: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="webhooks")
@@ -72,6 +89,7 @@ class Deliverer:
         backoff = Backoff(self.settings.webhook_poll_seconds, max(self.settings.webhook_poll_seconds, 30.0))
         failing = False
         timeout = httpx.Timeout(self.settings.webhook_timeout_seconds)
+        self._resolver = ThreadPoolExecutor(CLAIM, thread_name_prefix="webhook-dns")
         try:
             async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
                 while True:
@@ -79,8 +97,7 @@ class Deliverer:
                     try:
                         ready = await asyncio.to_thread(self._claim)
                         if ready:
-                            attempts = await asyncio.gather(*(self._attempt(client, r) for r in ready))
-                            await asyncio.to_thread(self._record, attempts)
+                            await self._send(client, ready)
                     except Exception as exc:  # the store is away: try again later, log once
                         if not failing:
                             log.warning("webhook deliveries failed (%s: %s); retrying", type(exc).__name__, exc)
@@ -99,6 +116,21 @@ class Deliverer:
                         pass
         finally:
             self.core.events_signal.unsubscribe(wake)
+            self._resolver.shutdown(wait=False, cancel_futures=True)
+
+    async def _send(self, client: httpx.AsyncClient, ready: Sequence[_Ready]) -> None:
+        """Attempt every claimed delivery at once and record the outcomes as they come: those that
+        end together in one write, while the rest go on. Done when all are (each within the
+        timeout); a failed write leaves the rest to the lease."""
+        pending = {asyncio.create_task(self._attempt(client, r)) for r in ready}
+        try:
+            while pending:
+                ended, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.to_thread(self._record, [task.result() for task in ended])
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     # -- in a thread: the store --------------------------------------------------------------------
 
@@ -107,7 +139,7 @@ class Deliverer:
             if not store.has_due(tx, now=now()):
                 return []
         with self.core.db.write() as tx:
-            claimed = store.claim_due(tx, now=now(), limit=CLAIM, lease_seconds=LEASE_SECONDS)
+            claimed = store.claim_due(tx, now=now(), limit=CLAIM, lease_seconds=self._lease)
         if not claimed:
             return []
         with self.core.db.read() as tx:
@@ -136,20 +168,30 @@ class Deliverer:
     # -- on the loop: HTTP -------------------------------------------------------------------------
 
     async def _attempt(self, client: httpx.AsyncClient, ready: _Ready) -> Attempt:
+        """One attempt; whatever goes wrong is its error, never an exception (but a cancel)."""
         delivery = ready.claimed.delivery
         body = ready.payload.encode()
         sent_at = now()
         headers = signing.headers(ready.claimed.secret, delivery.id, int(sent_at), body)
         status: int | None = None
         error: str | None = None
+        limit = self.settings.webhook_timeout_seconds
         try:
-            url, extensions = await self._target(ready.claimed.url, headers)
-            async with client.stream("POST", url, content=body, headers=headers, extensions=extensions) as answer:
-                status = answer.status_code
+            # httpx's timeout bounds each read, not the whole: a receiver that trickles its
+            # answer's headers, or a slow lookup, would hold the attempt for ever without this.
+            async with asyncio.timeout(limit):
+                url, extensions = await self._target(ready.claimed.url, headers)
+                async with client.stream("POST", url, content=body, headers=headers, extensions=extensions) as answer:
+                    status = answer.status_code
             if not 200 <= status < 300:
                 error = f"the endpoint answered {status}"
+        except TimeoutError:
+            status, error = None, f"no answer within {limit:g} s (SFERENCE_WEBHOOK_TIMEOUT_SECONDS)"
         except (httpx.HTTPError, RefusedAddress, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except Exception as exc:  # a bug or a case not foreseen: still this delivery's failure alone
+            log.exception("webhook delivery %s attempt %d raised", delivery.id, delivery.attempts)
+            error = f"the attempt failed unexpectedly ({type(exc).__name__}: {exc})"
         next_at: float | None = None
         if error is not None:
             next_at = sent_at + next_wait(delivery.attempts, self.settings.webhook_retry_seconds)
@@ -177,11 +219,15 @@ class Deliverer:
         if problem is not None:
             raise RefusedAddress(f"the URL {problem}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+        loop = asyncio.get_running_loop()
+        addresses = await loop.run_in_executor(self._resolver, _lookup, host, port)
         refused = [a for a in addresses if not signing.is_public(a)]
         if refused or not addresses:
-            raise RefusedAddress(f"{host} resolves to a non-public address {refused[0] if refused else '(none)'}")
+            # Not which address: users read this error, and it would let them map internal names.
+            log.info("webhook host %s resolves to %s: refused", host, refused[0] if refused else "no address")
+            if not refused:
+                raise RefusedAddress(f"{host} has no address")
+            raise RefusedAddress(f"{host} resolves to a private address (refused: SFERENCE_WEBHOOK_ALLOW_PRIVATE)")
         address = addresses[0]
         if str(address) == host:  # an address already: nothing for a second lookup to change
             return url, {}
@@ -189,3 +235,8 @@ class Deliverer:
         headers["host"] = parts.netloc.rpartition("@")[2]
         pinned = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
         return pinned, ({"sni_hostname": host} if parts.scheme == "https" else {})
+
+
+def _lookup(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(info[4][0]) for info in infos]
