@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import socket
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -341,7 +342,11 @@ class Worker:
             log.info("%d results discarded: their items were cancelled or reclaimed", len(outcomes) - len(accepted))
 
     def _count(self, outcomes: list[queue.Outcome], accepted: set[str]) -> None:
-        """Count what was written (a result refused as no longer ours is not counted)."""
+        """Count what was written (a result refused as no longer ours is not counted): summed per
+        label set first, so a flush of hundreds of results touches each metric a few times."""
+        finished: Counter[tuple[str, str, str]] = Counter()
+        retried: Counter[tuple[str, str]] = Counter()
+        tokens: Counter[tuple[str, str]] = Counter()
         for outcome in outcomes:
             model = self._models.pop(outcome.item_id, "")
             if outcome.item_id not in accepted:
@@ -349,17 +354,20 @@ class Worker:
             code = outcome.error.code if outcome.error is not None else ""
             if outcome.status == ItemStatus.QUEUED:
                 if outcome.error is not None:  # a transient error (else a hand-back at shutdown)
-                    metrics.RETRIED.labels(model, code).inc()
+                    retried[model, code] += 1
                 continue
-            metrics.FINISHED.labels(model, outcome.status.value, code).inc()
+            finished[model, outcome.status.value, code] += 1
             usage = outcome.usage
-            for kind, tokens in (
-                ("input", usage.prompt_tokens),
-                ("output", usage.completion_tokens),
-                ("cached", usage.cached_tokens),
-            ):
-                if tokens:
-                    metrics.TOKENS.labels(model, kind).inc(tokens)
+            tokens[model, "input"] += usage.prompt_tokens
+            tokens[model, "output"] += usage.completion_tokens
+            tokens[model, "cached"] += usage.cached_tokens
+        for labels, n in finished.items():
+            metrics.FINISHED.labels(*labels).inc(n)
+        for pair, n in retried.items():
+            metrics.RETRIED.labels(*pair).inc(n)
+        for pair, n in tokens.items():
+            if n:
+                metrics.TOKENS.labels(*pair).inc(n)
 
     # -- leases and housekeeping ------------------------------------------------------------
 

@@ -43,6 +43,7 @@ from ..timeutil import now
 log = logging.getLogger("sference.webhooks")
 
 CLAIM = 32  # deliveries claimed (and sent concurrently) at once
+WAKE_INTERVAL_SECONDS = 0.25  # after a wake-up by a finished request, the next look waits this long
 LEASE_SECONDS = 120.0  # a dead deliverer's rows are due again after this...
 LEASE_MARGIN_SECONDS = 60.0  # ...or after the attempt's timeout and this, if that is longer
 
@@ -113,7 +114,10 @@ class Deliverer:
                     try:
                         await asyncio.wait_for(wake.wait(), self.settings.webhook_poll_seconds)
                     except TimeoutError:
-                        pass
+                        continue
+                    # Woken by a finished request: look again soon, but not once per flush of a
+                    # busy worker (hundreds a second), which would cost the store a read each.
+                    await asyncio.sleep(WAKE_INTERVAL_SECONDS)
         finally:
             self.core.events_signal.unsubscribe(wake)
             self._resolver.shutdown(wait=False, cancel_futures=True)
