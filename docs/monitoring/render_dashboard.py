@@ -123,6 +123,20 @@ def legend(template: str, labels: dict[str, str]) -> str:
     return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m.group(1), ""), template).strip() or "value"
 
 
+def gaps_broken(values: list[tuple[Any, float]], step: int) -> tuple[list[Any], list[float]]:
+    """The points, with a NaN where samples are missing, so the line breaks there (as Grafana
+    draws it) instead of joining across."""
+    xs: list[Any] = []
+    ys: list[float] = []
+    for when, value in values:
+        if xs and (when - xs[-1]).total_seconds() > 1.5 * step:
+            xs.append(when)
+            ys.append(math.nan)
+        xs.append(when)
+        ys.append(value)
+    return xs, ys
+
+
 def render(prometheus: str, start: float, end: float, out: Path) -> None:
     import matplotlib
 
@@ -151,7 +165,7 @@ def render(prometheus: str, start: float, end: float, out: Path) -> None:
                 values = [(datetime.fromtimestamp(float(t), UTC), float(v)) for t, v in series["values"]]
                 values = [(t, v) for t, v in values if math.isfinite(v)]
                 if values:
-                    xs, ys = zip(*values, strict=True)
+                    xs, ys = gaps_broken(values, step)
                     axis.plot(xs, ys, linewidth=1.2, label=legend(target["legendFormat"], series["metric"]))
                     drawn += 1
         axis.set_xlim(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
@@ -160,6 +174,7 @@ def render(prometheus: str, start: float, end: float, out: Path) -> None:
         else:
             axis.text(0.5, 0.5, "No data", ha="center", va="center", transform=axis.transAxes, color="#8e8e8e")
         axis.set_ylabel({"s": "seconds", "reqps": "per second"}.get(unit, ""), fontsize=8)
+        axis.xaxis.set_major_locator(mdates.MinuteLocator())
         axis.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
         axis.tick_params(labelsize=7)
         axis.grid(alpha=0.15)

@@ -160,7 +160,7 @@ def worker(
         host = WorkerRuntime(core, models=model)
     except ValueError as exc:
         _fail(str(exc))
-    stop_metrics = _metrics_port(settings, scrape_registry(db))
+    stop_metrics = _metrics_port(settings, scrape_registry(db, list(host.engines)))
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

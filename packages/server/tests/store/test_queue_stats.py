@@ -89,7 +89,7 @@ def test_the_collector_reports_priority_classes_and_age(
     user_id, _ = make_user("alice")
     seed_batch(db, user_id, 4, model="m")
     registry = CollectorRegistry()
-    registry.register(QueueCollector(db))
+    registry.register(QueueCollector(db, ["m", "idle"]))
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(generate_latest(registry).decode())
@@ -98,6 +98,10 @@ def test_the_collector_reports_priority_classes_and_age(
     assert samples["sference_queue_items", (("model", "m"), ("priority", "queued"), ("state", "queued"))] == 4
     age = samples["sference_queue_oldest_age_seconds", (("model", "m"), ("priority", "queued"))]
     assert 0 <= age < 60
+    # a served model with nothing to do says 0, rather than nothing (which reads as "no data")
+    for state in ("queued", "running"):
+        assert samples["sference_queue_items", (("model", "idle"), ("priority", "queued"), ("state", state))] == 0
+    assert ("sference_queue_oldest_age_seconds", (("model", "idle"), ("priority", "queued"))) not in samples
 
 
 def test_the_sweep_reports_what_it_ended_by_model_status_and_code(

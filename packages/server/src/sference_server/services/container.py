@@ -84,7 +84,7 @@ class ApiServices:
             openai_batches=OpenAIBatches(db, settings, lifecycle, batches),
             interactive=Interactive(db, lifecycle, settings.interactive_timeout_seconds),
             quotas=Quotas(db, settings),
-            metrics_registry=scrape_registry(db),
+            metrics_registry=scrape_registry(db, core.catalog.ids()),
             usage=UsageService(db),
             webhooks=WebhookService(db, settings),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, start_http_server
@@ -25,10 +25,13 @@ QUEUE_READ_SECONDS = 5.0  # scrapes closer together than this share one read of 
 
 class QueueCollector(Collector):
     """Queue depth by model, priority class and state, and the age of the oldest queued request,
-    read from the store at most every few seconds however often it is scraped."""
+    read from the store at most every few seconds however often it is scraped. The served
+    ``models`` report 0 queued and running when they have nothing (a series that vanished would
+    read as "no data", not as an empty queue)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, models: Sequence[str] = ()) -> None:
         self.db = db
+        self.models = tuple(models)
         self._lock = threading.Lock()
         self._read_at = float("-inf")
         self._depths: list[QueueDepth] = []
@@ -53,7 +56,15 @@ class QueueCollector(Collector):
             labels=["model", "priority"],
         )
         current = now()
-        for row in self._current():
+        rows = self._current()
+        present = {(row.model, row.priority, row.status) for row in rows}
+        idle = [
+            QueueDepth(model, Priority.QUEUED, status, 0, None)
+            for model in self.models
+            for status in (ItemStatus.QUEUED, ItemStatus.RUNNING)
+            if (model, Priority.QUEUED, status) not in present
+        ]
+        for row in [*rows, *idle]:
             priority = Priority(row.priority).name.lower()
             depth.add_metric([row.model, priority, row.status], row.count)
             if row.status == ItemStatus.QUEUED and row.oldest_created_at is not None:
@@ -62,16 +73,16 @@ class QueueCollector(Collector):
         yield oldest
 
 
-def scrape_registry(db: Database) -> CollectorRegistry:
+def scrape_registry(db: Database, models: Sequence[str] = ()) -> CollectorRegistry:
     """What one scrape reads: the process's own metrics, or all processes' in multiprocess mode
     (whose registry must be a fresh one: the default holds only this process's values), plus
-    the queue from the store."""
+    the queue from the store (``models``: those served, reported even when idle)."""
     registry = CollectorRegistry(auto_describe=True)
     if metrics.MULTIPROCESS_DIR is not None:
         MultiProcessCollector(registry, metrics.MULTIPROCESS_DIR)  # type: ignore[no-untyped-call]
     else:
         registry.register(_Delegate(REGISTRY))
-    registry.register(QueueCollector(db))
+    registry.register(QueueCollector(db, models))
     return registry
 
 
