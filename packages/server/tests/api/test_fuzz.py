@@ -61,7 +61,10 @@ def fuzz_key(fuzzed_url: str) -> str:
 @pytest.fixture(scope="module")
 def fuzz_server(fuzzed_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
     db = Database(fuzzed_url)
-    services = ApiServices.build(echo_settings(Path(tmp_path_factory.mktemp("data")), fuzzed_url), db)
+    # No per-user request rate: thousands of requests a minute from one key would otherwise meet
+    # 429s as fast as the run goes (the limit is tested in test_quotas.py).
+    settings = echo_settings(Path(tmp_path_factory.mktemp("data")), fuzzed_url, requests_per_minute=0)
+    services = ApiServices.build(settings, db)
     with ThreadServer(services) as server:
         yield server
     db.dispose()

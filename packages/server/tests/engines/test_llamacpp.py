@@ -124,8 +124,14 @@ def test_cancelling_a_request_frees_its_slot() -> None:
     try:
 
         async def scenario() -> ChatResult:
-            long = asyncio.create_task(harness.engine.generate(ask("Write a very long essay.", max_tokens=900)))
-            await asyncio.sleep(0.5)
+            # Cancelled once its first text arrives: it is running then, and far from its end (a
+            # fixed wait let the fast kernels finish a short "essay" before the cancel).
+            loop, writing = asyncio.get_running_loop(), asyncio.Event()
+            request = ask("Write a very long essay.", max_tokens=900)
+            long = asyncio.create_task(
+                harness.engine.generate(request, on_text=lambda _text: loop.call_soon_threadsafe(writing.set))
+            )
+            await asyncio.wait_for(writing.wait(), timeout=30)
             long.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await long

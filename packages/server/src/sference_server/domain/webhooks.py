@@ -12,6 +12,10 @@ from enum import StrEnum
 
 from .states import BatchStatus
 
+# Jitter from a generator of its own: the global ``random`` state is left to whoever else uses it
+# (threads drawing from it concurrently make Hypothesis-driven tests of a live server flaky).
+_jitter = random.Random()
+
 
 class EventType(StrEnum):
     BATCH_COMPLETED = "batch.completed"
@@ -60,4 +64,4 @@ JITTER = 0.2  # each wait is drawn from ±20 % of its value, so failed receivers
 def next_wait(failed_attempts: int, schedule: Sequence[float] = RETRY_SECONDS, *, jitter: float = JITTER) -> float:
     """How long to wait after ``failed_attempts`` (≥ 1) failed attempts."""
     base = schedule[min(failed_attempts, len(schedule)) - 1]
-    return base * random.uniform(1.0 - jitter, 1.0 + jitter)
+    return base * _jitter.uniform(1.0 - jitter, 1.0 + jitter)

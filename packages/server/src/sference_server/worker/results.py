@@ -10,6 +10,10 @@ from ..domain.states import ErrorCode, ItemStatus
 from ..engines.base import ChatResult, EmbeddingResult, EngineError
 from ..store.queue import ClaimedItem, Outcome
 
+# Jitter from a generator of its own: the global ``random`` state is left to whoever else uses it
+# (threads drawing from it concurrently make Hypothesis-driven tests of a live server flaky).
+_jitter = random.Random()
+
 
 def completed(item: ClaimedItem, result: ChatResult, *, started: float, finished: float) -> Outcome:
     """What the engine produced, as it produced it (each surface renders its own shape)."""
@@ -30,7 +34,7 @@ def engine_failure(
     """Retry a transient error with exponential backoff while attempts and the deadline allow;
     fail the item otherwise."""
     if error.transient and item.attempts < max_attempts:
-        delay = min(max_delay, base_delay * 2 ** (item.attempts - 1)) * random.uniform(0.8, 1.2)
+        delay = min(max_delay, base_delay * 2 ** (item.attempts - 1)) * _jitter.uniform(0.8, 1.2)
         if now + delay < item.deadline:
             return Outcome(
                 item.id, ItemStatus.QUEUED, error=ItemError(error.code, error.message), not_before=now + delay

@@ -25,6 +25,10 @@ from .limiter import AdaptiveLimit
 from .options import UpstreamOptions
 from .routing import PrefixRing, prefix_key
 
+# Jitter from a generator of its own: the global ``random`` state is left to whoever else uses it
+# (threads drawing from it concurrently make Hypothesis-driven tests of a live server flaky).
+_jitter = random.Random()
+
 log = logging.getLogger("sference.engine.upstream")
 
 INTERACTIVE_SECONDS = 60.0  # how long after an interactive request batch work keeps room free
@@ -150,7 +154,7 @@ class UpstreamEngine:
                 continue
             if time.monotonic() >= give_up:
                 raise EngineError("engine_error", str(outcome), transient=True)
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            await asyncio.sleep(delay * _jitter.uniform(0.5, 1.0))
             delay = min(BACKOFF_MAX, delay * 2)
 
     async def _attempt(
