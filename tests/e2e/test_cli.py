@@ -182,6 +182,8 @@ def test_batch_retry_and_merged_results(make_world: WorldMaker, tmp_path: Path) 
     lines.write_text("".join(json.dumps({"content": c}) + "\n" for c in ("fine", "flaky [[fail:transient:1]]")))
     batch = world.cli.json("batch", "submit", "--input-file", str(lines), "--model", ECHO_MODEL)
     world.cli("batch", "wait", "--batch-id", batch["id"], "--poll-interval", "0.1")
+    original = world.cli("batch", "status", "--batch-id", batch["id"]).stdout
+    assert "retry_of" not in original and re.search(rf"^id\s+{batch['id']}$", original, re.MULTILINE), original
     again = world.cli("batch", "retry", "--batch-id", batch["id"]).stdout
     assert re.search(rf"^retry_of\s+{batch['id']}$", again, re.MULTILINE), again
     retry_id = re.search(r"^id\s+(\S+)$", again, re.MULTILINE).group(1)  # type: ignore[union-attr]

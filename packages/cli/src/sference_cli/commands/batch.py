@@ -35,11 +35,16 @@ SUMMARY = [
 ]
 
 
+# Fields shown only when they have a value: most batches are no retry.
+ONLY_WHEN_SET = {"retry_of"}
+
+
 def show(batch: Batch, as_json: bool, *, also: tuple[str, ...] = ()) -> None:
     if as_json:
         print_json(batch)
     else:
-        print_fields(batch, [f for f in (*SUMMARY, *also) if f in type(batch).model_fields])
+        fields = [f for f in (*SUMMARY, *also) if f in type(batch).model_fields]
+        print_fields(batch, [f for f in fields if f not in ONLY_WHEN_SET or getattr(batch, f) is not None])
 
 
 @app.command("list")
