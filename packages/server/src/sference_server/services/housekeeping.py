@@ -8,6 +8,7 @@ import asyncio
 import logging
 
 from .. import metrics
+from ..background import BackgroundTask
 from ..core import Core
 from ..retry import Backoff
 from ..store.sweep import sweep
@@ -15,19 +16,12 @@ from ..store.sweep import sweep
 log = logging.getLogger("sference.housekeeping")
 
 
-class Housekeeping:
+class Housekeeping(BackgroundTask):
+    name = "housekeeping"
+
     def __init__(self, core: Core) -> None:
+        super().__init__()
         self.core = core
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="housekeeping")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
 
     async def _run(self) -> None:
         settings = self.core.settings

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from ..background import BackgroundTask
 from ..core import Core
 from ..domain.webhooks import EventType, next_wait
 from ..render import sference
@@ -64,24 +65,17 @@ class _Ready:
     payload: str
 
 
-class Deliverer:
+class Deliverer(BackgroundTask):
+    name = "webhooks"
+
     def __init__(self, core: Core) -> None:
+        super().__init__()
         self.core = core
         self.settings = core.settings
-        self._task: asyncio.Task[None] | None = None
         self._lease = lease_seconds(self.settings.webhook_timeout_seconds)
         # Lookups get threads of their own: a hung resolver must not take the default executor's,
         # which the store's calls run on.
         self._resolver: ThreadPoolExecutor | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="webhooks")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
 
     async def _run(self) -> None:
         # A finished request may have queued a delivery: look at once instead of at the next poll.
