@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from sference_server.domain.outcome import ChatOutput, ItemError, Timings, Usage
 from sference_server.domain.states import COUNTER_COLUMN, ItemStatus
@@ -178,3 +178,12 @@ def sqlite_plan(db: Database, statement: str, parameters: Any) -> str:
     """SQLite's query plan of a statement, its steps joined by " | "."""
     with db.read() as tx:
         return " | ".join(row[-1] for row in tx.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+
+
+def waiting_on_a_lock(db: Database) -> bool:
+    """Whether a session of this PostgreSQL database waits for a lock another one holds."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    with db.read() as tx:
+        return bool(tx.execute(query).scalar())

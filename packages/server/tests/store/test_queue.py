@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from sference_server.domain.outcome import ChatOutput, ItemError, Timings, Usage
-from sference_server.domain.states import ItemStatus
+from sference_server.domain.outcome import BATCH_CANCELLED, ChatOutput, ItemError, Timings, Usage
+from sference_server.domain.states import ACTIVE_ITEM_STATUSES, ItemStatus
 from sference_server.ids import uuid7
 from sference_server.store import queue
 from sference_server.store.batches import begin_cancel, get_batch
@@ -25,6 +25,7 @@ from support.store import (
     seed_batch,
     sqlite_plan,
     statements_run,
+    waiting_on_a_lock,
 )
 
 
@@ -241,6 +242,48 @@ def test_cancel_stops_queued_and_running_items(db: Database, make_user: Callable
     with db.write() as conn:
         assert queue.extend_leases(conn, worker_id="w1", item_ids=[running.id], lease_seconds=60) == set()
     assert_counters_match(db, batch_id)
+
+
+def test_cancelling_an_item_a_worker_is_claiming_waits_for_the_claim_and_cancels_it(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    """A cancel that read the item as queued while a claim (not yet committed) leased it still
+    cancels it: the cancel locks the rows it reads, so it waits for the claim and then sees the
+    item running (it used to update nothing and answer with the running item)."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one writer: the cancel runs before or after the claim, whole")
+    user, _ = make_user("ann")
+    batch_id, (item_id,) = seed_batch(db, user, 1)
+    outcome: list[object] = []
+
+    def cancel_it() -> None:
+        try:
+            with db.write() as tx:
+                outcome.append(
+                    queue.cancel(
+                        tx,
+                        queue.Scope(item_id=item_id),
+                        statuses=ACTIVE_ITEM_STATUSES,
+                        error=BATCH_CANCELLED,
+                        now=now(),
+                    )
+                )
+        except Exception as exc:
+            outcome.append(exc)
+
+    canceller = threading.Thread(target=cancel_it)
+    with db.write() as claimer:
+        (claimed,) = queue.claim(claimer, worker_id="w1", models=["m"], limit=1, lease_seconds=60, now=now())
+        canceller.start()
+        deadline = time.monotonic() + 10
+        while not waiting_on_a_lock(db):
+            assert time.monotonic() < deadline and canceller.is_alive(), outcome
+            time.sleep(0.02)
+    canceller.join(10)
+    assert outcome == [1]
+    (row,) = item_rows(db, batch_id)
+    assert row.status == "cancelled" and row.lease_owner is None
+    assert record(db, "w1", done(claimed.id)) == set()
 
 
 def test_concurrent_claims_never_hand_out_an_item_twice(

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from sference_server.domain.outcome import ItemError
 from sference_server.domain.states import ItemStatus
@@ -24,7 +24,7 @@ from sference_server.store.items import NewItem, insert_items
 from sference_server.store.streams import count_new_item, insert_stream
 from sference_server.store.tables import webhook_deliveries
 from sference_server.timeutil import now
-from support.store import seed_batch, sqlite_plan, statements_run
+from support.store import seed_batch, sqlite_plan, statements_run, waiting_on_a_lock
 
 from .test_queue import claim, done, record
 
@@ -217,7 +217,7 @@ def test_deleting_an_endpoint_waits_for_a_recorder_queuing_a_delivery_to_it(
         store.enqueue(recorder, [store.WebhookEvent(ann, EventType.BATCH_FAILED, uuid7())], now=now())
         deleter.start()
         deadline = time.monotonic() + 10
-        while not _waiting_on_a_lock(db):  # the deleter now waits for this transaction
+        while not waiting_on_a_lock(db):  # the deleter now waits for this transaction
             assert time.monotonic() < deadline and deleter.is_alive(), outcome
             time.sleep(0.02)
     deleter.join(10)
@@ -225,11 +225,3 @@ def test_deleting_an_endpoint_waits_for_a_recorder_queuing_a_delivery_to_it(
     assert outbox(db) == []
     with db.read() as tx:
         assert store.get_endpoint(tx, hook, user_id=ann) is None
-
-
-def _waiting_on_a_lock(db: Database) -> bool:
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    with db.read() as tx:
-        return bool(tx.execute(query).scalar())

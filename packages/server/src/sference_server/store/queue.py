@@ -516,12 +516,15 @@ def cancel_chunk(
     linear. Returns ``(cancelled, cursor)``; the cursor is None when nothing is left.
 
     Finishes a batch whose last active item it cancelled, except one being cancelled (its canceller
-    marks it ``cancelled``). Lock order: items, batch rows in id order, events."""
+    marks it ``cancelled``). Lock order: items (locked as they are read, in key order), batch rows
+    in id order, events."""
     key = items.c.row_index if scope.batch_id is not None else items.c.id
     query = select(items.c.id, items.c.status, key.label("key")).where(scope.condition(), items.c.status.in_(statuses))
     if after is not None:
         query = query.where(key > after)
-    rows = tx.execute(query.order_by(key).limit(limit)).all()
+    # Locked as read: a claim or a result committed meanwhile is waited for and its status seen,
+    # rather than updating nothing because the row left the status it was read in.
+    rows = tx.execute(query.order_by(key).limit(limit).with_for_update()).all()
     events: list[NewEvent] = []
     deltas = _Deltas()
     by_status: dict[ItemStatus, list[str]] = defaultdict(list)
