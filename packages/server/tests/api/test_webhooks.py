@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -219,6 +220,22 @@ def test_a_disabled_endpoint_gets_no_new_events_and_a_deleted_one_is_gone(api: A
         "deleted": True,
     }
     assert client.get(base).status_code == 404 and client.delete(base).status_code == 404
+
+
+def test_a_user_has_at_most_twenty_endpoints_even_when_created_at_once(api: Api) -> None:
+    """Creates racing each other still stop at the limit: each waits for the one before it to
+    commit before it counts (on PostgreSQL two of them used to count 19 and both insert)."""
+    client = api.user("ann")
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda i: client.post("/v1/webhooks/endpoints", json={"url": f"https://e{i}.example.com/"}), range(28)
+            )
+        )
+    assert sorted(a.status_code for a in answers) == [201] * 20 + [400] * 8
+    refused = next(a for a in answers if a.status_code == 400)
+    assert "at most 20 webhook endpoints" in refused.json()["detail"]
+    assert len(client.get("/v1/webhooks/endpoints", params={"limit": 100}).json()["items"]) == 20
 
 
 @pytest.mark.parametrize(

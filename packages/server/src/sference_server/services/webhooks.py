@@ -53,7 +53,7 @@ class WebhookService:
             created_at=now(),
         )
         with self.db.write() as tx:
-            if len(store.list_endpoints(tx, user_id=who.user_id, limit=MAX_ENDPOINTS)) >= MAX_ENDPOINTS:
+            if store.count_endpoints_locked(tx, who.user_id) >= MAX_ENDPOINTS:
                 raise BadRequest(f"a user may have at most {MAX_ENDPOINTS} webhook endpoints; delete one first")
             store.insert_endpoint(tx, endpoint)
         return endpoint

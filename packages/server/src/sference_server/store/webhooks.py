@@ -14,12 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 
 from ..domain.webhooks import DeliveryStatus, EventType
 from ..ids import uuid7
 from .database import Tx
-from .tables import PENDING_DELIVERY, webhook_deliveries, webhook_endpoints
+from .tables import PENDING_DELIVERY, users, webhook_deliveries, webhook_endpoints
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,14 @@ class WebhookEvent:
 
 
 # -- endpoints ---------------------------------------------------------------------------------
+
+
+def count_endpoints_locked(tx: Tx, user_id: str) -> int:
+    """How many endpoints the user has, with the user's row held until the transaction ends
+    (PostgreSQL; SQLite has one writer), so that creates racing each other count one at a time.
+    ``FOR NO KEY UPDATE``: rows that only refer to the user (items, keys) are not held up."""
+    tx.execute(select(users.c.id).where(users.c.id == user_id).with_for_update(key_share=True))
+    return int(tx.execute(select(func.count()).where(webhook_endpoints.c.user_id == user_id)).scalar_one())
 
 
 def insert_endpoint(tx: Tx, endpoint: WebhookEndpoint) -> None:
