@@ -15,6 +15,7 @@ from sference_server.store.batches import begin_cancel, get_batch
 from sference_server.store.cancels import cancel_batch_items
 from sference_server.store.database import Database
 from sference_server.store.items import NewItem, insert_items
+from sference_server.store.quotas import lock_user_limits
 from sference_server.store.streams import count_new_item, get_stream, insert_stream
 from sference_server.timeutil import now
 from support.store import (
@@ -284,6 +285,44 @@ def test_cancelling_an_item_a_worker_is_claiming_waits_for_the_claim_and_cancels
     (row,) = item_rows(db, batch_id)
     assert row.status == "cancelled" and row.lease_owner is None
     assert record(db, "w1", done(claimed.id)) == set()
+
+
+def test_a_submission_holding_its_user_does_not_hold_up_a_worker_recording_that_users_results(
+    db: Database, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    """A submission holds its user's row while it checks the user's limits, then updates its
+    stream's counters; a worker recording one of the user's results holds that stream's row, then
+    tallies the usage (whose row refers to the user). Were the user's row held ``FOR UPDATE``, the
+    worker would wait for the submission and the submission for the worker: a deadlock that
+    PostgreSQL ends by failing one of them (a 500 for the submission)."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one writer: the submission and the record run one after the other")
+    user, _ = make_user("ann")
+    stream_id = uuid7()
+    with db.write() as conn:
+        insert_stream(conn, stream_id=stream_id, user_id=user, name="s", window="24h", now=now())
+        new = NewItem(uuid7(), user, "m", "{}", deadline=now() + 60, created_at=now(), stream_id=stream_id)
+        insert_items(conn, [new])
+        count_new_item(conn, stream_id, now=now())
+    (item,) = claim(db)
+    recorded: list[object] = []
+
+    def record_it() -> None:
+        try:
+            recorded.append(record(db, "w1", done(item.id)))
+        except Exception as exc:
+            recorded.append(exc)
+
+    recorder = threading.Thread(target=record_it)
+    with db.write() as submission:
+        assert lock_user_limits(submission, user) is not None
+        recorder.start()
+        recorder.join(10)
+        assert recorded == [{item.id}], "the worker waited for the submission's hold on the user"
+        count_new_item(submission, stream_id, now=now())
+    with db.read() as conn:
+        stream = get_stream(conn, stream_id, user_id=user)
+    assert stream is not None and (stream.counts.completed_count, stream.counts.request_count) == (1, 2)
 
 
 def test_concurrent_claims_never_hand_out_an_item_twice(

@@ -25,8 +25,11 @@ def set_user_limits(conn: Tx, user_id: str, values: dict[str, int | None]) -> bo
 
 def lock_user_limits(tx: Tx, user_id: str) -> UserLimits | None:
     """``user_limits``, with the user's row locked until the transaction ends (PostgreSQL; SQLite
-    writes one transaction at a time anyway): submissions of one user are checked one at a time."""
-    row = tx.execute(select(*_LIMIT_COLUMNS).where(users.c.id == user_id).with_for_update()).first()
+    writes one transaction at a time anyway): submissions of one user are checked one at a time.
+    ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: a worker writing a row that refers to the user (its
+    usage) meanwhile must not wait for the submission, which may be waiting for that worker's
+    stream row (a deadlock)."""
+    row = tx.execute(select(*_LIMIT_COLUMNS).where(users.c.id == user_id).with_for_update(key_share=True)).first()
     return UserLimits(**row._mapping) if row is not None else None
 
 
