@@ -4,7 +4,7 @@ import os
 import uuid
 import warnings
 
-from sference_server.ids import uuid7, uuid7_after
+from sference_server.ids import uuid7, uuid7s_after
 
 
 def test_uuid7_is_version_7_and_strictly_increasing() -> None:
@@ -17,12 +17,20 @@ def test_uuid7_is_version_7_and_strictly_increasing() -> None:
     assert parsed.variant == uuid.RFC_4122
 
 
-def test_uuid7_after_sorts_after_an_id_from_the_future() -> None:
+def test_uuid7s_after_sort_after_an_id_from_the_future() -> None:
     future = "7fffffff-0000-7001-8000-000000000000"  # far in the future
-    later = uuid7_after(future)
-    assert later > future
-    assert uuid.UUID(later).version == 7
-    assert uuid7() > later  # the process clock moved past it too
+    later = uuid7s_after(future, 3)
+    assert future < later[0] < later[1] < later[2]
+    assert all(uuid.UUID(i).version == 7 and str(uuid.UUID(i)) == i for i in later)
+    assert uuid7() > later[-1]  # the process clock moved past them too
+
+
+def test_uuid7s_after_increase_past_the_counter_and_after_every_earlier_id() -> None:
+    before = uuid7()
+    ids = uuid7s_after("", 10_000)  # more than one millisecond's counter holds: it carries over
+    assert ids == sorted(ids) and len(set(ids)) == len(ids) and ids[0] > before
+    assert uuid7s_after(before, 1)[0] > ids[-1]  # an older floor: after this process's ids
+    assert uuid7s_after(ids[-1], 0) == []
 
 
 def test_a_forked_child_draws_its_own_random_bits() -> None:

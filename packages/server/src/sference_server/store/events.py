@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, insert, select
 
-from ..ids import uuid7_after
+from ..ids import uuid7s_after
 from .changes import EVENTS_CHANNEL, announce
 from .database import Tx
 from .many import ManyStatement, driver_value
@@ -41,11 +41,10 @@ def append_events(conn: Tx, events: Sequence[NewEvent], now: float) -> None:
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_EVENTS_LOCK_KEY})")
     last = conn.execute(select(completion_events.c.id).order_by(completion_events.c.id.desc()).limit(1)).scalar()
     rows = []
-    for event in events:
-        last = uuid7_after(last or "")
+    for event_id, event in zip(uuid7s_after(last or "", len(events)), events, strict=True):
         rows.append(
             {
-                "id": last,
+                "id": event_id,
                 "item_id": event.item_id,
                 "user_id": event.user_id,
                 "batch_id": event.batch_id,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import BindParameter, ColumnElement, Row, bindparam, or_, select, update
@@ -126,44 +126,63 @@ class _Deltas:
     # Items ended here rather than by a worker's outcome: (model, status, error code) -> count.
     ended: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
-    def _groups(self, row: _Owned) -> list[Counter[str]]:
+    def _owners(self, batch_id: str | None, stream_id: str | None) -> list[Counter[str]]:
         found = []
-        if row.batch_id is not None:
-            found.append(self.batches[row.batch_id])
-        if row.stream_id is not None:
-            found.append(self.streams[row.stream_id])
+        if batch_id is not None:
+            found.append(self.batches[batch_id])
+        if stream_id is not None:
+            found.append(self.streams[stream_id])
         return found
 
-    def move(self, row: _Owned, old: ItemStatus, new: ItemStatus) -> None:
-        """Count one item moved ``old -> new`` (a move the item machine allows, or a bug)."""
+    def move(self, rows: Iterable[_Owned], old: ItemStatus, new: ItemStatus) -> None:
+        """Count the items of ``rows`` moved ``old -> new`` (a move the item machine allows, or a
+        bug): summed per batch and stream first, so a claim or a write of hundreds of results
+        touches each counter once."""
         check_transition(ITEM_TRANSITIONS, old, new, what="an item")
-        for counts in self._groups(row):
-            counts[COUNTER_COLUMN[old]] -= 1
-            counts[COUNTER_COLUMN[new]] += 1
+        old_column, new_column = COUNTER_COLUMN[old], COUNTER_COLUMN[new]
+        for (batch_id, stream_id), n in Counter((row.batch_id, row.stream_id) for row in rows).items():
+            for counts in self._owners(batch_id, stream_id):
+                counts[old_column] -= n
+                counts[new_column] += n
 
-    def finish(self, row: _Finished, status: ItemStatus, usage: Usage, now: float) -> None:
-        """Count the tokens of one item that finished ``status`` (after its ``move``)."""
-        for counts in self._groups(row):
-            counts["prompt_tokens"] += usage.prompt_tokens
-            counts["completion_tokens"] += usage.completion_tokens
-            counts["cached_tokens"] += usage.cached_tokens
-            counts["reasoning_tokens"] += usage.reasoning_tokens
-        self.usage.add(row.user_id, row.model, status, usage, now)
+    def finish(self, finished: Iterable[tuple[_Finished, ItemStatus, Usage]], now: float) -> None:
+        """Count the tokens and the usage of items that finished (each after its ``move``), summed
+        per batch, stream, user, model and status first."""
+        sums: dict[tuple[str | None, str | None, str, str, ItemStatus], list[int]] = {}
+        for row, status, usage in finished:
+            key = (row.batch_id, row.stream_id, row.user_id, row.model, status)
+            total = sums.get(key)
+            if total is None:
+                total = sums[key] = [0, 0, 0, 0, 0]
+            total[0] += 1
+            if usage is not NO_USAGE:
+                total[1] += usage.prompt_tokens
+                total[2] += usage.completion_tokens
+                total[3] += usage.cached_tokens
+                total[4] += usage.reasoning_tokens
+        for (batch_id, stream_id, user_id, model, status), (count, *tokens) in sums.items():
+            usage = Usage(*tokens)
+            for counts in self._owners(batch_id, stream_id):
+                counts["prompt_tokens"] += usage.prompt_tokens
+                counts["completion_tokens"] += usage.completion_tokens
+                counts["cached_tokens"] += usage.cached_tokens
+                counts["reasoning_tokens"] += usage.reasoning_tokens
+            self.usage.add(user_id, model, status, usage, now, count=count)
 
     def apply(self, conn: Tx, now: float, *, started: bool = False) -> list[str]:
         """Write the changes; return the ids of the batches touched. The streams that asked for
         ``response.completed`` webhooks are left in ``webhook_streams`` (read by the same UPDATE)."""
         for table, groups in ((batches, self.batches), (streams, self.streams)):
             for group_id in sorted(groups):
-                values: dict[str, Any] = {col: table.c[col] + delta for col, delta in groups[group_id].items() if delta}
-                values["updated_at"] = now
-                statement = update(table).where(table.c.id == group_id).values(**values)
+                changes = {column: delta for column, delta in groups[group_id].items() if delta}
+                statement = _add_to_counters(table.name, tuple(sorted(changes)))
+                parameters = {"group_id": group_id, "updated_at": now}
+                parameters.update((f"add_{column}", delta) for column, delta in changes.items())
                 if table is streams:
-                    flag = conn.execute(statement.returning(streams.c.webhook_responses)).scalar()
-                    if flag:
+                    if conn.execute(statement, parameters).scalar():
                         self.webhook_streams.add(group_id)
                 else:
-                    conn.execute(statement)
+                    conn.execute(statement, parameters)
         if started:
             mark_started(conn, self.batches, now=now)
         self.usage.apply(conn)
@@ -226,10 +245,9 @@ def claim(
         fair = list(conn.execute(_lease_statement(dialect, urgent=False), {**params, "limit": limit - len(urgent)}))
     rows = urgent + fair
     deltas = _Deltas()
-    for row in rows:
-        deltas.move(row, ItemStatus.QUEUED, ItemStatus.RUNNING)
+    deltas.move(rows, ItemStatus.QUEUED, ItemStatus.RUNNING)
     deltas.apply(conn, now, started=True)
-    claimed = [ClaimedItem(**row._mapping) for row in rows]
+    claimed = [ClaimedItem(*row) for row in rows]  # the statement returns the fields in order
     claimed.sort(key=lambda c: c.id)
     return claimed
 
@@ -317,42 +335,87 @@ def extend_leases(conn: Tx, *, worker_id: str, item_ids: Iterable[str], lease_se
     return held
 
 
+@lru_cache(maxsize=256)
+def _add_to_counters(table_name: str, columns: tuple[str, ...]) -> Any:
+    """``UPDATE <batches|streams> SET <column> = <column> + :add_<column>, ... WHERE id =
+    :group_id``, built once per table and set of columns (building it per write cost more than
+    running it); the stream's one returns whether it asked for ``response.completed`` webhooks."""
+    table = {"batches": batches, "streams": streams}[table_name]
+    values: dict[str, Any] = {column: table.c[column] + bindparam(f"add_{column}") for column in columns}
+    values["updated_at"] = bindparam("updated_at")
+    statement = update(table).where(table.c.id == bindparam("group_id")).values(values)
+    return statement.returning(streams.c.webhook_responses) if table is streams else statement
+
+
+@dataclass(frozen=True)
+class PreparedOutcomes:
+    """A worker's outcomes with what their write needs that the store does not (the outputs
+    serialised): made before the write transaction, so that it holds SQLite's one writer only
+    for the statements."""
+
+    worker_id: str
+    now: float
+    outcomes: dict[str, Outcome]  # by item id; an id given twice is written once, the first time
+    finishes: dict[str, dict[str, Any]]  # by item id: the parameters of its finish (``_FINISH``)
+
+
+def prepare_outcomes(outcomes: Iterable[Outcome], *, worker_id: str, now: float) -> PreparedOutcomes:
+    by_id: dict[str, Outcome] = {}
+    finishes: dict[str, dict[str, Any]] = {}
+    for outcome in outcomes:
+        if outcome.item_id in by_id:
+            continue
+        by_id[outcome.item_id] = outcome
+        if outcome.status == ItemStatus.QUEUED:
+            continue
+        usage = outcome.usage
+        finishes[outcome.item_id] = {
+            "item_id": outcome.item_id,
+            "worker_id": worker_id,
+            "now": now,
+            "new_status": outcome.status.value,
+            "new_result": outcome.output.to_json() if outcome.output else None,
+            "new_error": outcome.error.to_json() if outcome.error else None,
+            "new_prompt_tokens": usage.prompt_tokens,
+            "new_completion_tokens": usage.completion_tokens,
+        }
+    return PreparedOutcomes(worker_id, now, by_id, finishes)
+
+
 def record_outcomes(conn: Tx, *, worker_id: str, outcomes: Sequence[Outcome], now: float) -> set[str]:
+    """``record_prepared`` of ``outcomes`` prepared here."""
+    return record_prepared(conn, prepare_outcomes(outcomes, worker_id=worker_id, now=now))
+
+
+def record_prepared(conn: Tx, prepared: PreparedOutcomes) -> set[str]:
     """Write what the worker learned. Returns the ids whose write was accepted; an item that was
     cancelled, expired or reclaimed meanwhile is not this worker's any more and is left alone.
 
     Set-based: one read of which items the worker still holds (locked, in id order, on
     PostgreSQL), one ``executemany`` UPDATE for the finished ones; an item put back in the queue
     (a transient error: rare) is written on its own."""
-    owned = _still_held(conn, worker_id, [outcome.item_id for outcome in outcomes])
-    accepted: set[str] = set()
+    worker_id, now = prepared.worker_id, prepared.now
+    owned = _still_held(conn, worker_id, list(prepared.outcomes))
     events: list[NewEvent] = []
-    deltas = _Deltas()
-    finished: list[dict[str, Any]] = []
-    for outcome in outcomes:
-        row = owned.pop(outcome.item_id, None)  # popped: an id given twice is written once
+    moved: dict[ItemStatus, list[Any]] = defaultdict(list)
+    ended: list[tuple[Any, ItemStatus, Usage]] = []
+    finishes: list[dict[str, Any]] = []
+    for item_id, outcome in prepared.outcomes.items():
+        row = owned.get(item_id)
         if row is None:
             continue
-        accepted.add(outcome.item_id)
-        deltas.move(row, ItemStatus.RUNNING, outcome.status)
+        moved[outcome.status].append(row)
         if outcome.status == ItemStatus.QUEUED:
             _put_back(conn, worker_id, outcome)
             continue
-        deltas.finish(row, outcome.status, outcome.usage, now)
-        events.append(NewEvent(outcome.item_id, row.user_id, row.batch_id, row.stream_id, outcome.status))
-        finished.append(
-            {
-                "item_id": outcome.item_id,
-                "worker_id": worker_id,
-                "now": now,
-                "new_status": outcome.status.value,
-                "new_result": outcome.output.to_json() if outcome.output else None,
-                "new_error": outcome.error.to_json() if outcome.error else None,
-                "new_prompt_tokens": outcome.usage.prompt_tokens,
-                "new_completion_tokens": outcome.usage.completion_tokens,
-            }
-        )
-    _FINISH.execute(conn, finished)
+        ended.append((row, outcome.status, outcome.usage))
+        events.append(NewEvent(item_id, row.user_id, row.batch_id, row.stream_id, outcome.status))
+        finishes.append(prepared.finishes[item_id])
+    _FINISH.execute(conn, finishes)
+    deltas = _Deltas()
+    for status, rows in moved.items():
+        deltas.move(rows, ItemStatus.RUNNING, status)
+    deltas.finish(ended, now)
     finish_batches_if_done(conn, deltas.apply(conn, now), now)
     if deltas.webhook_streams:
         completed = [
@@ -362,7 +425,7 @@ def record_outcomes(conn: Tx, *, worker_id: str, outcomes: Sequence[Outcome], no
         ]
         webhooks.enqueue(conn, completed, now=now)
     append_events(conn, events, now)
-    return accepted
+    return set(owned)
 
 
 def _held_by(worker_id: str | BindParameter[str]) -> tuple[ColumnElement[bool], ...]:
@@ -452,8 +515,7 @@ def reclaim_expired_leases(
         .values(status=ItemStatus.QUEUED, lease_owner=None, lease_expires_at=None)
         .returning(items.c.batch_id, items.c.stream_id)
     ).all()
-    for row in requeued:
-        deltas.move(row, ItemStatus.RUNNING, ItemStatus.QUEUED)
+    deltas.move(requeued, ItemStatus.RUNNING, ItemStatus.QUEUED)
     message = f"the worker running this request stopped responding {max_attempts} times; giving up"
     failed = _terminate(
         conn,
@@ -569,8 +631,7 @@ def _terminate(
         .values(status=new, error=error.to_json(), completed_at=now, lease_owner=None, lease_expires_at=None)
         .returning(items.c.id, items.c.user_id, items.c.batch_id, items.c.stream_id, items.c.model)
     ).all()
-    for row in rows:
-        deltas.move(row, old, new)
-        deltas.finish(row, new, NO_USAGE, now)
-        deltas.ended[row.model, new.value, error.code] += 1
+    deltas.move(rows, old, new)
+    deltas.finish(((row, new, NO_USAGE) for row in rows), now)
+    deltas.ended.update((row.model, new.value, error.code) for row in rows)
     return [NewEvent(r.id, r.user_id, r.batch_id, r.stream_id, new) for r in rows]

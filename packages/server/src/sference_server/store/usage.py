@@ -60,15 +60,15 @@ class UsageTally:
     groups: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
     _days: dict[float, str] = field(default_factory=dict)
 
-    def add(self, user_id: str, model: str, status: ItemStatus, usage: Usage, when: float) -> None:
-        """Count one item that finished ``status`` at ``when`` with ``usage``."""
+    def add(self, user_id: str, model: str, status: ItemStatus, usage: Usage, when: float, *, count: int = 1) -> None:
+        """Count ``count`` items that finished ``status`` at ``when`` with ``usage`` among them."""
         day = self._days.get(when)
         if day is None:
             day = self._days[when] = utc_day(when)
         counts = self.groups.get((user_id, day, model))
         if counts is None:
             counts = self.groups[(user_id, day, model)] = [0] * len(COUNTS)
-        counts[_COLUMN[status]] += 1
+        counts[_COLUMN[status]] += count
         if usage.prompt_tokens or usage.completion_tokens:
             at = _TOKENS_AT
             counts[at] += usage.prompt_tokens

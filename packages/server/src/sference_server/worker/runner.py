@@ -334,8 +334,9 @@ class Worker:
                 self._wake.set()  # claims may have waited for this write
 
     def _record(self, outcomes: list[queue.Outcome]) -> None:
+        prepared = queue.prepare_outcomes(outcomes, worker_id=self.worker_id, now=now())
         with self.db.write() as conn:
-            accepted = queue.record_outcomes(conn, worker_id=self.worker_id, outcomes=outcomes, now=now())
+            accepted = queue.record_prepared(conn, prepared)
         self._announce_events()
         self._count(outcomes, accepted)
         if len(accepted) < len(outcomes):
