@@ -439,19 +439,22 @@ def _still_held(conn: Tx, worker_id: str, item_ids: Sequence[str]) -> dict[str, 
     still write (locked until the transaction ends, in id order, on PostgreSQL)."""
     held: dict[str, Any] = {}
     wanted = sorted(set(item_ids))
+    query = _held_rows(conn.dialect.name)
     for start in range(0, len(wanted), CHUNK):
-        query = (
-            select(items.c.id, items.c.user_id, items.c.batch_id, items.c.stream_id, items.c.model)
-            .where(
-                items.c.id.in_(wanted[start : start + CHUNK]),
-                *_held_by(worker_id),
-            )
-            .order_by(items.c.id)
-        )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(of=items)
-        held.update((row.id, row) for row in conn.execute(query))
+        rows = conn.execute(query, {"item_ids": wanted[start : start + CHUNK], "worker_id": worker_id})
+        held.update((row.id, row) for row in rows)
     return held
+
+
+@cache
+def _held_rows(dialect: str) -> Any:
+    """The SELECT of ``_still_held``, built once per dialect."""
+    query = (
+        select(items.c.id, items.c.user_id, items.c.batch_id, items.c.stream_id, items.c.model)
+        .where(items.c.id.in_(bindparam("item_ids", expanding=True)), *_held_by(bindparam("worker_id")))
+        .order_by(items.c.id)
+    )
+    return query.with_for_update(of=items) if dialect == "postgresql" else query
 
 
 # The terminal write of one held item, run for many: the guard again (``_held_by``), so that a
