@@ -57,9 +57,9 @@ def uuid7() -> str:
 
 
 def uuid7s_after(previous: str, count: int) -> list[str]:
-    """``count`` increasing UUIDv7s that sort after ``previous`` (when given) and after every id
-    this process made before them, as ``count`` calls of ``uuid7_after`` would, with one look at
-    the clock and one turn of the lock for all of them."""
+    """``count`` increasing UUIDv7s that sort after ``previous`` (when given; an id from another
+    process, whose clock may be ahead) and after every id this process made before them; the ids
+    it makes later sort after these. One look at the clock and one turn of the lock for all."""
     global _last_ms, _counter
     floor = (-1, 0)
     if previous:
