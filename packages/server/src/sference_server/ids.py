@@ -44,15 +44,8 @@ def uuid7() -> str:
     """
     global _last_ms, _counter
     with _lock:
-        ms = time.time_ns() // 1_000_000
-        if ms > _last_ms:
-            _last_ms = ms
-            _counter = _random_bits() & 0x3FF
-        else:
-            _counter += 1
-            if _counter > _COUNTER_MAX:
-                _last_ms += 1
-                _counter = 0
+        _look_at_clock()
+        _last_ms, _counter = _after(_last_ms, _counter)
         return _format(_last_ms, _counter, _random_bits())
 
 
@@ -67,17 +60,27 @@ def uuid7s_after(previous: str, count: int) -> list[str]:
         floor = (value >> 80, (value >> 64) & _COUNTER_MAX)
     ids = []
     with _lock:
-        clock = time.time_ns() // 1_000_000
-        if clock > _last_ms:
-            _last_ms, _counter = clock, (_random_bits() & 0x3FF) - 1  # the first id takes this start
+        _look_at_clock()
         ms, counter = max((_last_ms, _counter), floor)
         for _ in range(count):
-            counter += 1
-            if counter > _COUNTER_MAX:
-                ms, counter = ms + 1, 0
+            ms, counter = _after(ms, counter)
             ids.append(_format(ms, counter, _random_bits()))
         _last_ms, _counter = ms, counter
     return ids
+
+
+def _look_at_clock() -> None:
+    """In a new millisecond, restart the counter just below a random start (call with ``_lock``
+    held): the next id takes the start."""
+    global _last_ms, _counter
+    clock = time.time_ns() // 1_000_000
+    if clock > _last_ms:
+        _last_ms, _counter = clock, (_random_bits() & 0x3FF) - 1
+
+
+def _after(ms: int, counter: int) -> tuple[int, int]:
+    """The (millisecond, counter) that comes next: the counter's overflow borrows the next millisecond."""
+    return (ms, counter + 1) if counter < _COUNTER_MAX else (ms + 1, 0)
 
 
 def uuid7_floor(at: float) -> str:
