@@ -201,10 +201,12 @@ class Lifecycle:
         retry_of: str | None = None,
     ) -> Batch:
         """Queue a validated batch and its rows: the batch row (``ingesting``: invisible, nothing
-        of it claimed), the rows in transactions of ``INGEST_CHUNK`` rows or ``INGEST_CHUNK_BYTES``
-        (so other writers, such as workers' heartbeats, get the lock between them), then one
-        transaction that makes it ``pending`` (``also`` adds to that one). Fails whole: what was
-        written is deleted. ``retry_of``: the batch whose unfinished rows these are."""
+        of it claimed), the rows (held: out of the claims' reach) in transactions of
+        ``INGEST_CHUNK`` rows or ``INGEST_CHUNK_BYTES`` (so other writers, such as workers'
+        heartbeats, get the lock between them), then one transaction that makes it ``pending``
+        (``also`` adds to that one), then the rows' release a chunk at a time (store/ingest.py).
+        Fails whole until it is pending: what was written is deleted. ``retry_of``: the batch
+        whose unfinished rows these are."""
         batch_id = uuid7()
         accepted = now()
         deadline = accepted + BATCH_WINDOWS[parsed.window]
@@ -241,10 +243,10 @@ class Lifecycle:
         try:
             for chunk in _chunks(rows, INGEST_CHUNK, INGEST_CHUNK_BYTES):
                 with self.db.write() as tx:
-                    item_store.insert_items(tx, chunk)
+                    item_store.insert_items(tx, chunk, held=True)
                     ingest.touch(tx, batch_id, now=now())
             with self.db.write() as tx:
-                ingest.publish(tx, batch_id, now=now())
+                held = ingest.publish(tx, batch_id, now=now())
                 announce(tx, WORK_CHANNEL)
                 if also is not None:
                     also(tx, batch_id)
@@ -257,7 +259,17 @@ class Lifecycle:
             raise
         assert batch is not None
         self.work_signal.fire()
+        if held:
+            self._release(batch_id)
         return batch
+
+    def _release(self, batch_id: str) -> None:
+        """Release a published batch's held rows. The batch is accepted whatever happens here: if
+        the store goes away, the sweep releases the rest."""
+        try:
+            ingest.release(self.db, batch_id, on_chunk=self.work_signal.fire)
+        except Exception:
+            log.warning("could not release all rows of batch %s yet; the sweep will", batch_id, exc_info=True)
 
     @staticmethod
     def _insert(tx: Tx, new: Iterator[NewItem]) -> None:

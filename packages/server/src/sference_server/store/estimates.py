@@ -21,6 +21,7 @@ from ..domain.states import ItemStatus
 from ..ids import uuid7_floor
 from .database import Tx
 from .fairness import FairKeys
+from .records import stored_priority
 from .tables import completion_events, items
 
 
@@ -94,7 +95,7 @@ def batch_place(tx: Tx, batch_id: str) -> Place | None:
         .order_by(items.c.row_index.desc())
         .limit(1)
     ).first()
-    return Place(row.model, row.priority, row.deadline, row.fair_key) if row is not None else None
+    return Place(row.model, stored_priority(row.priority), row.deadline, row.fair_key) if row is not None else None
 
 
 @dataclass(frozen=True)

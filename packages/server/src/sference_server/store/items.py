@@ -18,7 +18,7 @@ from .database import Database, Tx
 from .fairness import FairKeys
 from .many import ManyStatement, driver_value
 from .records import Item, ResultRow
-from .tables import items
+from .tables import HELD_PRIORITY, items
 
 INSERT_CHUNK = 2000
 
@@ -58,14 +58,17 @@ class NewItem:
         }
 
 
-def insert_items(tx: Tx, new: Iterable[NewItem]) -> int:
+def insert_items(tx: Tx, new: Iterable[NewItem], *, held: bool = False) -> int:
     """Insert in chunks (flat memory for a million rows), each item with its place in the fair
-    order (store/fairness.py); returns how many. PostgreSQL takes a big chunk by ``COPY``."""
+    order (store/fairness.py); returns how many. PostgreSQL takes a big chunk by ``COPY``.
+    ``held``: out of the claims' reach until released (an ingesting batch's rows: store/ingest.py)."""
     keys = FairKeys(tx)
     count, chunk = 0, []
     for item in new:
         row = item.to_row()
         row["fair_key"] = keys.next(item.user_id, item.model, item.priority, item.deadline - item.created_at)
+        if held:
+            row["priority"] = HELD_PRIORITY
         chunk.append(row)
         if len(chunk) >= INSERT_CHUNK:
             _insert_rows(tx, chunk)

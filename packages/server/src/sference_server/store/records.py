@@ -13,6 +13,7 @@ from typing import Any, Self
 
 from ..domain.outcome import ChatOutput, ItemError, Output, output_from_json
 from ..domain.states import BatchStatus, ItemStatus, Priority, StreamStatus
+from .tables import HELD_PRIORITY
 
 
 def _mapping(row: Any) -> Mapping[str, Any]:
@@ -31,6 +32,11 @@ class _ColumnsAsStored:
     @classmethod
     def from_row(cls, row: Any) -> Self:
         return cls(**_columns(cls, row))
+
+
+def stored_priority(value: int) -> Priority:
+    """A row's priority class: a held row (``HELD_PRIORITY``, not yet released) is a queued one."""
+    return Priority.QUEUED if value == HELD_PRIORITY else Priority(value)
 
 
 def _json_object(text: str | None) -> dict[str, Any] | None:
@@ -75,7 +81,7 @@ class Item:
             model=m["model"],
             body=m["body"],
             status=ItemStatus(m["status"]),
-            priority=Priority(m["priority"]),
+            priority=stored_priority(m["priority"]),
             deadline=m["deadline"],
             attempts=m["attempts"],
             created_at=m["created_at"],

@@ -1,6 +1,7 @@
 """The housekeeping every process runs (workers, and the API so that nothing depends on a worker
 serving a model): reclaim leases of vanished workers, expire overdue items, finish cancels, forget
-day-old idempotency keys, delete batches whose ingest was abandoned."""
+day-old idempotency keys, delete batches whose ingest was abandoned, release the rows of batches
+whose release a crash cut short."""
 
 from __future__ import annotations
 
@@ -55,6 +56,9 @@ def sweep(db: Database, *, max_attempts: int, on_events: Callable[[], None] = la
     with db.write() as conn:
         forget_expired(conn, now=now())  # idempotency keys older than a day
         abandoned = ingest.abandoned(conn, now=now())
+        half_released = ingest.half_released(conn)
     for batch_id in abandoned:  # the process writing it died
         ingest.discard(db, batch_id)
+    for batch_id in half_released:  # the process releasing it died, or is at it (they take turns)
+        ingest.release(db, batch_id)
     return SweepReport(requeued, failed, expired, finish_cancels(db, on_chunk=on_events), ended)

@@ -39,6 +39,12 @@ ID = String(36)
 ACTIVE_OUTSIDE_BATCHES = "status IN ('queued', 'running') AND batch_id IS NULL"
 UNFINISHED_BATCH = "status IN ('ingesting', 'pending', 'running', 'cancelling')"
 PENDING_DELIVERY = "status = 'pending'"
+HELD_BATCH = "held_from IS NOT NULL"
+
+# The priority a batch's rows are written with while the batch is being ingested (store/ingest.py):
+# above every real one (domain.states.Priority), so that no claim's range of ``ix_items_claim`` or
+# ``ix_items_fair`` reaches them. Released to ``Priority.QUEUED`` once the batch is whole.
+HELD_PRIORITY = 9
 
 users = Table(
     "users",
@@ -179,6 +185,8 @@ batches = Table(
     # key: adding one on SQLite means rebuilding the table, and the id is always the caller's own
     # published batch, which is never deleted.
     Column("retry_of", ID),
+    # The first row (row_index) that may still be held (``HELD_PRIORITY``); None when none is.
+    Column("held_from", Integer),
     Index("ix_batches_user_id", "user_id", "id"),
     # The queued-items limit: a user's batches that may still hold queued or running rows.
     Index(
@@ -187,6 +195,8 @@ batches = Table(
         sqlite_where=text(UNFINISHED_BATCH),
         postgresql_where=text(UNFINISHED_BATCH),
     ),
+    # Published batches whose rows are still being released (the sweep finishes what a crash left).
+    Index("ix_batches_held", "id", sqlite_where=text(HELD_BATCH), postgresql_where=text(HELD_BATCH)),
 )
 
 # A long-lived stream: responses are added to it over time. Counters as for batches.
@@ -223,7 +233,7 @@ items = Table(
     Column("model", String(255), nullable=False),
     Column("body", Text, nullable=False),
     Column("status", String(16), nullable=False),
-    Column("priority", Integer, nullable=False, server_default=text("1")),  # domain.states.Priority
+    Column("priority", Integer, nullable=False, server_default=text("1")),  # domain.states.Priority, or HELD_PRIORITY
     Column("deadline", Float, nullable=False),
     Column("not_before", Float, nullable=False, server_default=text("0")),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
