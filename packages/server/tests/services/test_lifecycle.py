@@ -195,6 +195,7 @@ def test_a_claim_does_not_walk_the_rows_of_a_batch_being_written(
     if not db.is_sqlite:
         pytest.skip("counts the steps of SQLite's virtual machine")
     monkeypatch.setattr(lifecycle_module, "INGEST_CHUNK", 500)
+    monkeypatch.setattr(ingest, "HOLD_ABOVE_ROWS", 1000)
     _, key = make_user("ann")
     who = services.accounts.authenticate(key)
 
@@ -229,10 +230,13 @@ def test_a_published_batch_is_released_a_chunk_at_a_time_and_the_sweep_finishes_
 ) -> None:
     monkeypatch.setattr(lifecycle_module, "INGEST_CHUNK", 100)
     monkeypatch.setattr(ingest, "RELEASE_CHUNK", 100)
+    monkeypatch.setattr(ingest, "HOLD_ABOVE_ROWS", 200)
     _, key = make_user("ann")
     who = services.accounts.authenticate(key)
+    small = services.lifecycle.enqueue_batch(who, CrashingRows(services, who, count=150, crash_after=10**6))
+    assert {row.priority for row in item_rows(db, small.id)} == {Priority.QUEUED}  # written claimable
     whole = services.lifecycle.enqueue_batch(who, CrashingRows(services, who, count=250, crash_after=10**6))
-    assert len(claim(db, limit=1000)) == 250  # released in three chunks: all of it claimable
+    assert len(claim(db, limit=1000)) == 400  # the big one released in three chunks: all of it claimable
 
     def process_dies(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the process died")
@@ -252,7 +256,7 @@ def test_a_published_batch_is_released_a_chunk_at_a_time_and_the_sweep_finishes_
     sweep(db, max_attempts=3)
     rest = claim(db, limit=1000)
     assert sorted(row_index[item.id] for item in rest) == list(range(100, 250))
-    assert batch_row(db, cut_short.id).held_from is None and batch_row(db, whole.id).held_from is None
+    assert {batch_row(db, batch.id).held_from for batch in (small, whole, cut_short)} == {None}
 
 
 def test_ingest_chunks_end_at_a_row_count_or_a_size() -> None:

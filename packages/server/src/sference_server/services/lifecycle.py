@@ -201,10 +201,11 @@ class Lifecycle:
         retry_of: str | None = None,
     ) -> Batch:
         """Queue a validated batch and its rows: the batch row (``ingesting``: invisible, nothing
-        of it claimed), the rows (held: out of the claims' reach) in transactions of
+        of it claimed), the rows (a big batch's held: out of the claims' reach) in transactions of
         ``INGEST_CHUNK`` rows or ``INGEST_CHUNK_BYTES`` (so other writers, such as workers'
         heartbeats, get the lock between them), then one transaction that makes it ``pending``
-        (``also`` adds to that one), then the rows' release a chunk at a time (store/ingest.py).
+        (``also`` adds to that one), then a big batch's rows are released a chunk at a time
+        (store/ingest.py).
         Fails whole until it is pending: what was written is deleted. ``retry_of``: the batch
         whose unfinished rows these are."""
         batch_id = uuid7()
@@ -240,13 +241,14 @@ class Lifecycle:
             )
             for index, (custom_id, body) in enumerate(parsed.iter_rows())
         )
+        held = ingest.holds(parsed.count)
         try:
             for chunk in _chunks(rows, INGEST_CHUNK, INGEST_CHUNK_BYTES):
                 with self.db.write() as tx:
-                    item_store.insert_items(tx, chunk, held=True)
+                    item_store.insert_items(tx, chunk, held=held)
                     ingest.touch(tx, batch_id, now=now())
             with self.db.write() as tx:
-                held = ingest.publish(tx, batch_id, now=now())
+                still_held = ingest.publish(tx, batch_id, now=now(), held=held)
                 announce(tx, WORK_CHANNEL)
                 if also is not None:
                     also(tx, batch_id)
@@ -259,7 +261,7 @@ class Lifecycle:
             raise
         assert batch is not None
         self.work_signal.fire()
-        if held:
+        if still_held:
             self._release(batch_id)
         return batch
 
