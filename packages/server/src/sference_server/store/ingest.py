@@ -9,7 +9,7 @@ worker. Publishing releases the first ``RELEASE_CHUNK`` rows; ``release`` does t
 per transaction, from ``batches.held_from`` on, so a crash between two leaves a batch the sweep
 finishes releasing. Releasing costs about a third of writing the rows, so a batch of up to
 ``HOLD_ABOVE_ROWS`` rows is written unheld: a claim walks its rows for the few seconds of the
-ingest (about 10 ms at that size).
+ingest (up to about 30 ms at that size).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .tables import HELD_PRIORITY, batches, items
 
 DISCARD_CHUNK = 5000
 # Batches of more rows than this are written held.
-HOLD_ABOVE_ROWS = 20_000
+HOLD_ABOVE_ROWS = 50_000
 # Rows released per transaction: about 0.1 s of SQLite's writer for 1 KB rows.
 RELEASE_CHUNK = 10_000
 # An ingest that wrote nothing for this long was abandoned (its process died): the sweep deletes it.
