@@ -1,11 +1,11 @@
-"""Held batch rows: a batch's rows are written out of every claim's reach until the batch is whole
+"""Held batch rows: a big batch's rows are written out of every claim's reach until it is whole
 
 Revision ID: 0016
 Revises: 0015
 Create Date: 2026-11-29 23:40:00
 
-While a big batch is ingested its rows carry a priority above every real one, so claims never walk
-them; publishing the batch releases them a chunk per transaction, from ``batches.held_from`` on
+While a batch of more than 50,000 rows is ingested its rows carry a priority above every real one,
+so claims never walk them; publishing the batch releases them a chunk per transaction, from ``batches.held_from`` on
 (store/ingest.py). The index finds the batches a crash left half released (the sweep finishes them).
 """
 
