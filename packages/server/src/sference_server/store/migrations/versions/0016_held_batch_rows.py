@@ -5,8 +5,9 @@ Revises: 0015
 Create Date: 2026-11-29 23:40:00
 
 While a batch of more than 50,000 rows is ingested its rows carry a priority above every real one,
-so claims never walk them; publishing the batch releases them a chunk per transaction, from ``batches.held_from`` on
-(store/ingest.py). The index finds the batches a crash left half released (the sweep finishes them).
+so claims never walk them; publishing the batch releases them a chunk per transaction, from
+``batches.held_from`` on (store/ingest.py). The index finds the batches a crash left half
+released (the sweep finishes them).
 """
 
 from __future__ import annotations
