@@ -50,7 +50,7 @@ def publish(tx: Tx, batch_id: str, *, now: float, held: bool) -> bool:
     guards.move(
         tx, batches, batch_id, BatchStatus.PENDING, BATCH_TRANSITIONS, what="batch", updated_at=now, held_from=held_from
     )
-    return _release_chunk(tx, batch_id)
+    return held and _release_chunk(tx, batch_id)
 
 
 def release(db: Database, batch_id: str, *, on_chunk: Callable[[], None] = lambda: None) -> None:
